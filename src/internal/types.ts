@@ -1,0 +1,70 @@
+import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
+import type { ObservableInput, SchedulerLike } from 'rxjs';
+
+/** An item as a plain JavaScript object (the document model). */
+export type Item = Record<string, NativeAttributeValue>;
+/** A primary key as a plain JavaScript object: the partition key attribute, and the sort key attribute if any. */
+export type Key = Record<string, NativeAttributeValue>;
+
+/** One put or delete, for one table. */
+export type WriteRequest = { table: string; put: Item } | { table: string; delete: Key };
+
+/**
+ * Anything with the AWS SDK v3 client's `send`: a `DynamoDBClient`, a `DynamoDBDocumentClient`, a wrapper around
+ * either (such as the fault injectors in `rxjs-dynamodb/testing`), or a fake whose `send` returns an Observable.
+ * Items and keys are always plain JavaScript values; the toolkit marshals them itself and sends the low-level
+ * commands (`BatchWriteItemCommand`, `DescribeTableCommand`, …), which both client kinds accept.
+ */
+export interface DynamoDBSender {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  send(command: any, options?: { abortSignal?: AbortSignal }): ObservableInput<any>;
+}
+
+/** How long to wait before a retry. */
+export interface BackoffOptions {
+  /** The delay before the first retry, before jitter. @default 100 */
+  baseDelayMs?: number;
+  /** The largest delay, before jitter. @default 20000 */
+  maxDelayMs?: number;
+  /**
+   * `'full'` waits `random() * d`, `'equal'` waits `d/2 + random() * d/2`, `'none'` waits `d`, where
+   * `d = min(maxDelayMs, baseDelayMs * 2^(n-1))` for retry n. @default 'full'
+   */
+  jitter?: 'full' | 'equal' | 'none';
+}
+
+/** Options every batch operator takes. */
+export interface BatchOptions {
+  /** Batch calls in flight at once (calls, not batches: a batch waiting out its backoff holds no slot). @default 4 */
+  concurrency?: number;
+  /** Calls per batch before giving up: one call and `maxAttempts - 1` retries. @default 10 */
+  maxAttempts?: number;
+  /** Backoff between attempts. @default { baseDelayMs: 100, maxDelayMs: 20000, jitter: 'full' } */
+  backoff?: BackoffOptions;
+  /** Every delay goes through this scheduler. @default asyncScheduler */
+  scheduler?: SchedulerLike;
+  /** Every random draw (jitter) comes from this function, returning a number in [0, 1). @default Math.random */
+  random?: () => number;
+  /**
+   * What to do when a batch's attempts run out, a call fails with an error that is not retried, or a request is
+   * invalid (too large, key missing). `'error'`: the stream errors with an error whose `unprocessed` lists every
+   * request taken from the source and not written. `'emit'`: emit a result with `failed` and `error`, and go on.
+   * @default 'error'
+   */
+  onFailure?: 'error' | 'emit';
+}
+
+/** What a write operator emits: once per batch. */
+export interface BatchWriteResult {
+  /** The requests this batch wrote, including any replaced by a later request for the same key before sending. */
+  requests: WriteRequest[];
+  /** BatchWriteItem calls this batch took: 1 means no retry; 0 for a request rejected before any call. */
+  attempts: number;
+  /** Capacity consumed over all attempts, summed per table, when `returnConsumedCapacity` was asked for. */
+  consumedCapacity?: ConsumedCapacity[];
+  /** With `onFailure: 'emit'` only: the requests of this batch that were not written. */
+  failed?: WriteRequest[];
+  /** With `onFailure: 'emit'` only, alongside `failed`: why they were not written. */
+  error?: unknown;
+}
