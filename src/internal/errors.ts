@@ -1,0 +1,60 @@
+import type { WriteRequest } from './types.js';
+
+/** Why a write did not happen. Tests and callers branch on `code`, never on the message. */
+export type BatchWriteErrorCode =
+  /** A batch still had unprocessed requests, or kept failing with throttling errors, after `maxAttempts` calls. */
+  | 'batchWrite.attemptsExhausted'
+  /** A call failed with an error that is not retried (ValidationException, ResourceNotFoundException, access…). */
+  | 'batchWrite.nonRetryable'
+  /** A request was rejected before any call: see `cause`, an {@link InvalidRequestError}. */
+  | 'batchWrite.invalidRequest';
+
+/**
+ * The error a write operator fails with (`onFailure: 'error'`), or the `error` of a failure result
+ * (`onFailure: 'emit'`). It hands back every request not written, so nothing is lost: re-send `unprocessed` once the
+ * cause is fixed. Puts and deletes are idempotent, so a request whose call was cancelled mid-flight (and may or may
+ * not have landed) is listed too, and is safe to send again.
+ */
+export class BatchWriteError extends Error {
+  override readonly name = 'BatchWriteError';
+  /** Stable reason code. */
+  readonly code: BatchWriteErrorCode;
+  /** Every request taken from the source and not (known to be) written, in input order. */
+  readonly unprocessed: WriteRequest[];
+  /** BatchWriteItem calls the failing batch made. */
+  readonly attempts: number;
+
+  constructor(code: BatchWriteErrorCode, message: string, details: { unprocessed: WriteRequest[]; attempts: number; cause?: unknown }) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.unprocessed = details.unprocessed;
+    this.attempts = details.attempts;
+  }
+}
+
+/** Why a single request was rejected before it was sent. */
+export type InvalidRequestCode =
+  /** Not `{ table, put }` or `{ table, delete }`, or the table name is not a string. */
+  | 'request.malformed'
+  /** A key attribute is missing. */
+  | 'request.missingKey'
+  /** A key attribute is not a string, number or binary, or is an empty string or binary. */
+  | 'request.invalidKey'
+  /** The item could not be marshalled (for example an `undefined`, a function or a class instance). */
+  | 'request.marshallFailed'
+  /** Over 400 KB by DynamoDB's item-size rules. */
+  | 'request.itemTooLarge';
+
+/** A request rejected on its own, before any call, with the item's table and key in the message. */
+export class InvalidRequestError extends Error {
+  override readonly name = 'InvalidRequestError';
+  readonly code: InvalidRequestCode;
+  /** The offending request, as it came in. */
+  readonly request: unknown;
+
+  constructor(code: InvalidRequestCode, message: string, request: unknown, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+    this.request = request;
+  }
+}

@@ -1,0 +1,42 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+
+/** A number as DynamoDB compares it: `1`, `1.0` and `10e-1` are the same key. */
+export function canonicalNumber(n: string): string {
+  const match = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(n);
+  if (!match) return n;
+  const [, sign, int = '', frac = '', exp = '0'] = match;
+  const digits = (int + frac).replace(/^0+/, '');
+  if (digits === '') return '0';
+  const leadingZeros = (int + frac).length - digits.length;
+  const trimmed = digits.replace(/0+$/, '');
+  // value = 0.<digits> * 10^(int.length - leadingZeros + exp)
+  const exponent = int.length - leadingZeros + Number(exp);
+  return `${sign === '-' ? '-' : ''}${trimmed}e${exponent}`;
+}
+
+/** One key attribute's value as a string that is equal exactly when DynamoDB sees the same value. */
+function keyPart(value: AttributeValue | undefined): string {
+  if (value === undefined) return '?';
+  if (value.S !== undefined) return `s${value.S}`;
+  if (value.N !== undefined) return `n${canonicalNumber(value.N)}`;
+  if (value.B !== undefined) return `b${Buffer.from(value.B).toString('base64')}`;
+  return `?${JSON.stringify(value)}`;
+}
+
+/** Identity of an item within a table: equal strings exactly for equal keys. */
+export function keyString(table: string, item: Record<string, AttributeValue>, attributes: string[]): string {
+  let s = table;
+  for (const a of attributes) s += `\u0000${keyPart(item[a])}`;
+  return s;
+}
+
+/** `pk="ticket#1", sk=7`: a key for error messages, short enough to read. */
+export function describeKey(key: Record<string, AttributeValue>, attributes: string[]): string {
+  return attributes
+    .map((a) => {
+      const v = key[a];
+      const shown = v?.S !== undefined ? JSON.stringify(v.S.length > 80 ? `${v.S.slice(0, 80)}…` : v.S) : v?.N ?? (v?.B ? `<${v.B.byteLength} bytes>` : 'missing');
+      return `${a}=${shown}`;
+    })
+    .join(', ');
+}

@@ -1,0 +1,63 @@
+import { Observable } from 'rxjs';
+
+/**
+ * A shared limit on work in flight: `limit(work$)` subscribes to `work$` only while fewer than `concurrency`
+ * limited Observables are active, otherwise queues it (FIFO, or at the front with `first: true`). Waiting costs no
+ * slot, so a batch waiting out its backoff never blocks another batch's call. Unsubscribing a queued Observable
+ * removes it from the queue; unsubscribing an active one frees its slot.
+ */
+export interface Limiter {
+  <T>(work: Observable<T>, options?: { first?: boolean }): Observable<T>;
+  /** Observables active now. */
+  readonly active: number;
+}
+
+export function createLimiter(concurrency: number): Limiter {
+  let active = 0;
+  const queue: Array<() => void> = [];
+  const release = () => {
+    active--;
+    queue.shift()?.();
+  };
+  const limit = <T>(work: Observable<T>, options: { first?: boolean } = {}) =>
+    new Observable<T>((subscriber) => {
+      let started = false;
+      let finished = false;
+      const finish = () => {
+        if (started && !finished) {
+          finished = true;
+          release();
+        }
+      };
+      const inner = new Observable<T>((s) => work.subscribe(s));
+      let subscription: { unsubscribe(): void } | undefined;
+      const start = () => {
+        started = true;
+        active++;
+        subscription = inner.subscribe({
+          next: (v) => subscriber.next(v),
+          error: (e) => {
+            finish();
+            subscriber.error(e);
+          },
+          complete: () => {
+            finish();
+            subscriber.complete();
+          },
+        });
+      };
+      if (active < concurrency) start();
+      else if (options.first) queue.unshift(start);
+      else queue.push(start);
+      return () => {
+        if (!started) {
+          const index = queue.indexOf(start);
+          if (index >= 0) queue.splice(index, 1);
+          return;
+        }
+        subscription?.unsubscribe();
+        finish();
+      };
+    });
+  return Object.defineProperty(limit, 'active', { get: () => active }) as Limiter;
+}

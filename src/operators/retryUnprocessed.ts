@@ -1,0 +1,113 @@
+import { asyncScheduler, catchError, concatMap, defer, EMPTY, expand, filter, from, map, mergeMap, type ObservableInput, of, type OperatorFunction, type SchedulerLike, timer } from 'rxjs';
+import { backoffDelay, validateBackoff } from '../internal/backoff.js';
+import { createLimiter } from '../internal/limiter.js';
+import { isRetryableError } from '../internal/retryable.js';
+import type { BackoffOptions } from '../internal/types.js';
+
+/** What one call answered: the requests it did not process (DynamoDB's `UnprocessedItems` / `UnprocessedKeys`). */
+export interface CallOutcome<T, R> {
+  unprocessed: T[];
+  response: R;
+}
+
+/** One attempt of one batch. The last step of a batch has `final: true`. */
+export interface RetryStep<T, R> {
+  /** The batch as it first came in (the same array for every step of a batch). */
+  batch: T[];
+  /** 1 for the first call, 2 for the first retry, … */
+  attempt: number;
+  /** The requests this call carried. */
+  requests: T[];
+  /** The requests this call did not process: all of them when it threw. */
+  unprocessed: T[];
+  /** The call's response, when it answered. */
+  response?: R;
+  /** The call's error, when it threw. */
+  error?: unknown;
+  /** True when the call threw an error that is not retried: the batch ends here. */
+  fatal: boolean;
+  /** True on a batch's last step: nothing is left, the error is fatal, or attempts ran out. */
+  final: boolean;
+}
+
+export interface RetryUnprocessedOptions {
+  /** Calls in flight at once, across all batches. A batch waiting out its backoff holds no slot. @default 4 */
+  concurrency?: number;
+  /** Calls per batch, the first included. @default 10 */
+  maxAttempts?: number;
+  /** @default { baseDelayMs: 100, maxDelayMs: 20000, jitter: 'full' } */
+  backoff?: BackoffOptions;
+  /** Every delay goes through it. @default asyncScheduler */
+  scheduler?: SchedulerLike;
+  /** Jitter source, in [0, 1). @default Math.random */
+  random?: () => number;
+  /** Which thrown errors are retried. @default isRetryableError (throttling, 5xx, socket errors; by name, never message) */
+  isRetryable?: (error: unknown) => boolean;
+}
+
+/**
+ * Sends each batch with `send`, then re-sends only what came back unprocessed — with exponential backoff and jitter
+ * through `timer` on the given scheduler — until nothing is left or `maxAttempts` calls were made. A call that throws
+ * a retryable error (throttling, 5xx, connection reset) counts as an attempt with everything unprocessed; any other
+ * error ends the batch (`fatal`). Emits one {@link RetryStep} per call. Retries go to the front of the call queue.
+Empty batches are skipped.
+ *
+ * ```
+ * batches:  --b-----------------|
+ * send:       (1 of 3 unprocessed, then 0)
+ * > retryUnprocessed(send, { backoff: { baseDelayMs: 5, jitter: 'none' } })
+ * steps:    --s----(t)----------|        s: attempt 1, unprocessed 1;  t: attempt 2, final
+ * ```
+ *
+ * ## Example
+ * ```ts
+ * import { bufferBatch, retryUnprocessed } from 'rxjs-dynamodb';
+ * requests$.pipe(
+ *   bufferBatch({ maxCount: 25 }),
+ *   retryUnprocessed((batch) => callBatchWrite(batch), { concurrency: 8, maxAttempts: 10 }),
+ * );
+ * ```
+ *
+ * @param send Makes one call for some requests; returns what was left unprocessed.
+ * @param options Concurrency, attempts, backoff, scheduler, random, error classification.
+ * @returns An operator from batches to attempt steps.
+ * @see backoffDelay
+ */
+export function retryUnprocessed<T, R>(
+  send: (requests: T[], attempt: number) => ObservableInput<CallOutcome<T, R>>,
+  options: RetryUnprocessedOptions = {},
+): OperatorFunction<T[], RetryStep<T, R>> {
+  const { concurrency = 4, maxAttempts = 10, backoff = {}, scheduler = asyncScheduler, random = Math.random, isRetryable = isRetryableError } = options;
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
+  if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
+  validateBackoff(backoff);
+
+  return (batches) =>
+    defer(() => {
+      const limit = createLimiter(concurrency);
+      const call = (batch: T[], requests: T[], attempt: number) =>
+        limit(
+          defer(() => from(send(requests, attempt))).pipe(
+            map((outcome): RetryStep<T, R> => {
+              const final = outcome.unprocessed.length === 0 || attempt >= maxAttempts;
+              return { batch, attempt, requests, unprocessed: outcome.unprocessed, response: outcome.response, fatal: false, final };
+            }),
+            catchError((error: unknown) => {
+              const fatal = !isRetryable(error);
+              return of<RetryStep<T, R>>({ batch, attempt, requests, unprocessed: requests, error, fatal, final: fatal || attempt >= maxAttempts });
+            }),
+          ),
+          { first: attempt > 1 },
+        );
+      return batches.pipe(
+        filter((batch) => batch.length > 0),
+        mergeMap((batch) =>
+          call(batch, batch, 1).pipe(
+            expand((step) =>
+              step.final ? EMPTY : timer(backoffDelay(step.attempt, backoff, random), scheduler).pipe(concatMap(() => call(batch, step.unprocessed, step.attempt + 1))),
+            ),
+          ),
+        ),
+      );
+    });
+}

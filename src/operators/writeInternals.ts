@@ -1,0 +1,233 @@
+import { BatchWriteItemCommand, type BatchWriteItemCommandOutput, type ConsumedCapacity, type WriteRequest as WireWriteRequest } from '@aws-sdk/client-dynamodb';
+import type { marshallOptions } from '@aws-sdk/util-dynamodb';
+import { asyncScheduler, catchError, concat, concatWith, connect, defer, EMPTY, filter, ignoreElements, map, merge, mergeMap, type Observable, of, type OperatorFunction, type SchedulerLike, Subject, throwError } from 'rxjs';
+import { validateBackoff } from '../internal/backoff.js';
+import { marshallOptionsOf, sendCommand, type KeySchema } from '../internal/client.js';
+import { BATCH_WRITE_MAX_REQUESTS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
+import { sumConsumedCapacity } from '../internal/consumedCapacity.js';
+import { BatchWriteError, type BatchWriteErrorCode, InvalidRequestError } from '../internal/errors.js';
+import { type Taken, withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
+import { describeKey, keyString } from '../internal/keys.js';
+import type { BatchOptions, BatchWriteResult, DynamoDBSender, WriteRequest } from '../internal/types.js';
+import { type PreparedWrite, prepareWrite, requestTable } from '../internal/writeRequest.js';
+import { bufferBatch } from './bufferBatch.js';
+import { type RetryStep, retryUnprocessed } from './retryUnprocessed.js';
+
+/** Options of the write operators. */
+export interface BatchWriteOptions extends BatchOptions {
+  /** Requests per BatchWriteItem call, at most 25. @default 25 */
+  batchSize?: number;
+  /** Closes a batch this long after its first request even if it is not full, for slow or endless sources. @default Infinity */
+  maxBatchWaitMs?: number;
+  /** Asks DynamoDB for consumed capacity, summed per table into each result's `consumedCapacity`. @default undefined (not asked) */
+  returnConsumedCapacity?: 'TOTAL' | 'INDEXES';
+  /** How plain items are marshalled. @default a DynamoDBDocumentClient's own, else `{ removeUndefinedValues: true, convertClassInstanceToMap: true }` */
+  marshallOptions?: marshallOptions;
+}
+
+interface BatchState {
+  entries: PreparedWrite[];
+  /** Earlier batches, not yet settled, holding a request for a key this batch writes: this one waits for them. */
+  waitsFor: BatchState[];
+  done: Subject<void>;
+  written: PreparedWrite[];
+  consumed: ConsumedCapacity[];
+}
+
+type Rejected = WithSchema<WriteRequest> & { error: unknown };
+
+/** Validates the options every write operator shares; throws a RangeError naming the bad value. */
+export function validateWriteOptions(options: BatchWriteOptions): void {
+  const { concurrency = 4, maxAttempts = 10, batchSize = BATCH_WRITE_MAX_REQUESTS, onFailure = 'error', backoff } = options;
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
+  if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= BATCH_WRITE_MAX_REQUESTS)) throw new RangeError(`batchSize must be an integer from 1 to ${BATCH_WRITE_MAX_REQUESTS}, got ${batchSize}`);
+  if (onFailure !== 'error' && onFailure !== 'emit') throw new RangeError(`onFailure must be 'error' or 'emit', got ${String(onFailure)}`);
+  validateBackoff(backoff);
+}
+
+const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
+/** The requests an entry stands for, the ones it replaced included, in input order. */
+const requestsOf = (entries: PreparedWrite[]): WriteRequest[] =>
+  entries
+    .flatMap((e) => [...e.superseded, { id: e.id, request: e.request }])
+    .sort(byId)
+    .map((e) => e.request);
+
+/**
+ * The write engine behind dynamoBatchWrite, dynamoBatchDelete and dynamoBatchWriteRequests:
+ * keys → checks and marshalling → size-aware batches with in-batch de-duplication → per-key ordering across batches
+ * → calls with a shared concurrency limit and `expand` retry of unprocessed requests → one result per batch.
+ * A ledger of every request taken and not yet written is what `BatchWriteError.unprocessed` hands back.
+ */
+export function writeRequestsInternal(
+  client: DynamoDBSender,
+  keyAttributesOf: (table: string) => string[] | undefined,
+  options: BatchWriteOptions,
+): OperatorFunction<WriteRequest, BatchWriteResult> {
+  validateWriteOptions(options);
+  const {
+    concurrency = 4,
+    maxAttempts = 10,
+    batchSize = BATCH_WRITE_MAX_REQUESTS,
+    maxBatchWaitMs = Infinity,
+    backoff = {},
+    scheduler = asyncScheduler as SchedulerLike,
+    random = Math.random,
+    onFailure = 'error',
+    returnConsumedCapacity,
+  } = options;
+  const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
+
+  return (source) =>
+    defer(() => {
+      let sourceError: { error: unknown } | undefined;
+      let nextId = 0;
+      const ledger = new Map<number, WriteRequest>();
+      const schemas = new Map<string, KeySchema>();
+      const latest = new Map<string, BatchState>();
+      const batches = new Map<PreparedWrite[], BatchState>();
+
+      const failure = (code: BatchWriteErrorCode, message: string, cause: unknown, attempts: number, unprocessed = [...ledger.values()]) =>
+        new BatchWriteError(code, message, { unprocessed, attempts, cause });
+
+      const reject = ({ id, request, error }: Rejected): BatchWriteResult[] => {
+        const code = error instanceof InvalidRequestError ? 'batchWrite.invalidRequest' : 'batchWrite.nonRetryable';
+        const message = error instanceof InvalidRequestError ? error.message : `DescribeTable for ${requestTable(request)} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`;
+        if (onFailure === 'error') throw failure(code, message, error, 0);
+        ledger.delete(id);
+        return [{ requests: [], attempts: 0, failed: [request], error: error instanceof InvalidRequestError ? error : failure(code, message, error, 0, [request]) }];
+      };
+
+      const prepare = (taken: WithSchema<WriteRequest>): PreparedWrite | Rejected => {
+        if (taken.schemaError !== undefined) return { ...taken, error: taken.schemaError };
+        const schema = taken.schema ?? { attributes: [] };
+        const prepared = prepareWrite(taken.request, schema, marshalling, taken.id);
+        if (prepared instanceof InvalidRequestError) return { ...taken, error: prepared };
+        schemas.set(prepared.table, schema);
+        return prepared;
+      };
+
+      const startBatch = (entries: PreparedWrite[]): Observable<PreparedWrite[]> => {
+        const state: BatchState = { entries, waitsFor: [], done: new Subject(), written: [], consumed: [] };
+        for (const e of entries) {
+          const earlier = latest.get(e.key);
+          if (earlier && !state.waitsFor.includes(earlier)) state.waitsFor.push(earlier);
+          latest.set(e.key, state);
+        }
+        batches.set(entries, state);
+        if (state.waitsFor.length === 0) return of(entries);
+        return concat(merge(...state.waitsFor.map((b) => b.done)).pipe(ignoreElements()), of(entries));
+      };
+
+      const settle = (state: BatchState) => {
+        for (const e of state.entries) if (latest.get(e.key) === state) latest.delete(e.key);
+        batches.delete(state.entries);
+        state.done.complete();
+      };
+
+      const send = (entries: PreparedWrite[]) => {
+        const RequestItems: Record<string, WireWriteRequest[]> = {};
+        for (const e of entries) (RequestItems[e.table] ??= []).push(e.wire);
+        const command = new BatchWriteItemCommand({ RequestItems, ...(returnConsumedCapacity ? { ReturnConsumedCapacity: returnConsumedCapacity } : {}) });
+        return sendCommand<BatchWriteItemCommandOutput>(client, command).pipe(map((response) => ({ unprocessed: matchUnprocessed(entries, response.UnprocessedItems), response })));
+      };
+
+      const describeEntry = (e: PreparedWrite) => {
+        const av = 'PutRequest' in e.wire ? e.wire.PutRequest.Item : e.wire.DeleteRequest.Key;
+        return `table ${e.table}, ${describeKey(av, schemas.get(e.table)?.attributes ?? [])}`;
+      };
+
+      const matchUnprocessed = (entries: PreparedWrite[], unprocessedItems: BatchWriteItemCommandOutput['UnprocessedItems']): PreparedWrite[] => {
+        const returned = Object.entries(unprocessedItems ?? {}).filter(([, list]) => list && list.length > 0);
+        if (returned.length === 0) return [];
+        const byKey = new Map(entries.map((e) => [e.key, e]));
+        const unprocessed: PreparedWrite[] = [];
+        for (const [table, list] of returned) {
+          const attributes = schemas.get(table)?.attributes ?? [];
+          for (const r of list!) {
+            const av = r.PutRequest?.Item ?? r.DeleteRequest?.Key ?? {};
+            const entry = byKey.get(keyString(table, av, attributes));
+            if (!entry) throw new Error(`DynamoDB returned an unprocessed request that was not sent in this call (table ${table}, key ${describeKey(av, attributes)})`);
+            unprocessed.push(entry);
+          }
+        }
+        return unprocessed;
+      };
+
+      const onStep = (step: RetryStep<PreparedWrite, BatchWriteItemCommandOutput>): BatchWriteResult[] => {
+        const state = batches.get(step.batch)!;
+        if (step.response?.ConsumedCapacity) state.consumed.push(...step.response.ConsumedCapacity);
+        const left = new Set(step.unprocessed);
+        for (const e of step.requests) {
+          if (left.has(e)) continue;
+          state.written.push(e);
+          ledger.delete(e.id);
+          for (const s of e.superseded) ledger.delete(s.id);
+        }
+        if (!step.final) return [];
+        settle(state);
+        const result: BatchWriteResult = { requests: requestsOf(state.written), attempts: step.attempt };
+        if (state.consumed.length > 0) result.consumedCapacity = sumConsumedCapacity(state.consumed);
+        if (step.unprocessed.length === 0) return [result];
+
+        const code: BatchWriteErrorCode = step.fatal ? 'batchWrite.nonRetryable' : 'batchWrite.attemptsExhausted';
+        const first = step.unprocessed[0]!;
+        const cause = step.error as { name?: string; message?: string } | undefined;
+        const message = step.fatal
+          ? `BatchWriteItem failed with ${cause?.name}: ${cause?.message}. The call's ${step.unprocessed.length} requests were not written (first: ${describeEntry(first)}). They are in .unprocessed.`
+          : `${step.unprocessed.length} of ${state.entries.length} requests were still unprocessed after ${step.attempt} BatchWriteItem calls${cause ? ` (last error ${cause.name})` : ''}. They are in .unprocessed; lower concurrency, raise maxAttempts or the table's capacity.`;
+        if (onFailure === 'error') throw failure(code, message, step.error, step.attempt);
+        const failed = requestsOf(step.unprocessed);
+        for (const e of step.unprocessed) {
+          ledger.delete(e.id);
+          for (const s of e.superseded) ledger.delete(s.id);
+        }
+        return [{ ...result, failed, error: failure(code, message, step.error, step.attempt, failed) }];
+      };
+
+      const maxBytes = MAX_REQUEST_BYTES - REQUEST_ENVELOPE_BYTES;
+      const retry = retryUnprocessed(send, { concurrency, maxAttempts, backoff, scheduler, random });
+
+      return source.pipe(
+        catchError((error: unknown) => {
+          sourceError = { error };
+          return EMPTY;
+        }),
+        map((request): Taken<WriteRequest> => {
+          const id = nextId++;
+          ledger.set(id, request);
+          return { id, request };
+        }),
+        withKeySchemas<WriteRequest>(client, requestTable, keyAttributesOf),
+        map(prepare),
+        connect((taken) =>
+          merge(
+            taken.pipe(
+              filter((t): t is Rejected => 'error' in t),
+              mergeMap(reject),
+            ),
+            taken.pipe(
+              filter((t): t is PreparedWrite => !('error' in t)),
+              bufferBatch<PreparedWrite>({
+                maxCount: batchSize,
+                maxBytes,
+                byteSize: (e) => e.bytes,
+                key: (e) => e.key,
+                merge: (earlier, later) => {
+                  later.superseded.push(...earlier.superseded, { id: earlier.id, request: earlier.request });
+                  return later;
+                },
+                maxWaitMs: maxBatchWaitMs,
+                scheduler,
+              }),
+              mergeMap(startBatch),
+              retry,
+              mergeMap(onStep),
+            ),
+          ),
+        ),
+        concatWith(defer(() => (sourceError ? throwError(() => sourceError!.error) : EMPTY))),
+      );
+    });
+}
