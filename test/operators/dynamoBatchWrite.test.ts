@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import { EMPTY, from, mergeMap, type Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { BatchWriteError, type BatchWriteResult, dynamoBatchWrite, dynamoBatchWriteRequests, InvalidRequestError, type WriteRequest } from '../../src/index.js';
+import { type FakeAnswer, type FakeCall, fakeWriteClient } from '../helpers/fakeClient.js';
+
+const items = (from: number, count: number, table = 'T') => Array.from({ length: count }, (_, i) => ({ pk: `${table === 'T' ? '' : table}${from + i}` }));
+const throttled = Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' });
+const fast = { backoff: { baseDelayMs: 10, jitter: 'none' as const }, keyAttributes: ['pk'] };
+
+/** Runs `build` on a TestScheduler with a scripted fake client; returns the calls and what the stream did. */
+function run(
+  answer: (call: FakeCall, index: number) => FakeAnswer,
+  build: (client: ReturnType<typeof fakeWriteClient>['client'], helpers: { hot: TestScheduler['createHotObservable']; scheduler: TestScheduler }) => Observable<BatchWriteResult>,
+  unsubscribeAt = Infinity,
+) {
+  const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+  const events: Array<{ at: number; result?: BatchWriteResult; error?: unknown; complete?: true }> = [];
+  let fake!: ReturnType<typeof fakeWriteClient>;
+  scheduler.run(({ cold, hot }) => {
+    fake = fakeWriteClient(() => scheduler.now(), cold, answer);
+    const subscription = build(fake.client, { hot, scheduler }).subscribe({
+      next: (result) => events.push({ at: scheduler.now(), result }),
+      error: (error) => events.push({ at: scheduler.now(), error }),
+      complete: () => events.push({ at: scheduler.now(), complete: true }),
+    });
+    if (unsubscribeAt !== Infinity) scheduler.schedule(() => subscription.unsubscribe(), unsubscribeAt);
+  });
+  return { calls: fake.calls, events };
+}
+
+describe('dynamoBatchWrite (virtual time)', () => {
+  it('should send at most 25 requests per call and emit one result per batch', () => {
+    const { calls, events } = run(() => ({}), (client, { scheduler }) => from(items(0, 60)).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })));
+    expect(calls.map((c) => c.requests.length)).toEqual([25, 25, 10]);
+    expect(events.filter((e) => e.result).map((e) => e.result!.requests.length)).toEqual([25, 25, 10]);
+    expect(events.at(-1)).toEqual({ at: 2, complete: true });
+    expect(events[0]!.result!.requests[0]).toEqual({ table: 'T', put: { pk: '0' } });
+  });
+
+  it('should keep at most `concurrency` calls in flight', () => {
+    const { calls } = run(
+      () => ({ marble: '-----r|' }),
+      (client, { scheduler }) => from(items(0, 25 * 5)).pipe(dynamoBatchWrite(client, 'T', { ...fast, concurrency: 2, scheduler })),
+    );
+    // each call holds its slot until it completes at +6
+    expect(calls.map((c) => c.at)).toEqual([0, 0, 6, 6, 12]);
+  });
+
+  it('should re-send only the unprocessed items, after the backoff delay, and count attempts', () => {
+    const { calls, events } = run(
+      (_, i) => ({ unprocessed: (_t, pk) => i < 2 && (pk === '3' || pk === '7') }),
+      (client, { scheduler }) => from(items(0, 10)).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
+    );
+    // call 1 at 0 answers at 1; wait 10; call 2 at 11 answers at 12; wait 20; call 3 at 32
+    expect(calls.map((c) => [c.at, c.requests.join(' ')])).toEqual([
+      [0, items(0, 10).map((i) => `T:${i.pk}`).join(' ')],
+      [11, 'T:3 T:7'],
+      [32, 'T:3 T:7'],
+    ]);
+    expect(events[0]).toMatchObject({ at: 33, result: { attempts: 3 } });
+    expect(events[0]!.result!.requests.map((r) => (r as { put: { pk: string } }).put.pk)).toEqual(items(0, 10).map((i) => i.pk));
+  });
+
+  it('should retry throttling errors with the same backoff and fail fast on a ValidationException', () => {
+    const validation = Object.assign(new Error('bad'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+    const { calls, events } = run(
+      (_, i) => (i === 0 ? { error: throttled } : { error: validation }),
+      (client, { scheduler }) => from(items(0, 3)).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
+    );
+    expect(calls.map((c) => c.at)).toEqual([0, 11]);
+    const error = events[0]!.error as BatchWriteError;
+    expect(error).toBeInstanceOf(BatchWriteError);
+    expect(error.code).toBe('batchWrite.nonRetryable');
+    expect(error.attempts).toBe(2);
+    expect((error.cause as Error).name).toBe('ValidationException');
+    expect(error.unprocessed).toEqual(items(0, 3).map((put) => ({ table: 'T', put })));
+  });
+
+  it('should, when attempts run out, hand back the failing batch, batches in flight and requests still buffered', () => {
+    const { events, calls } = run(
+      (call) => (call.requests[0] === 'T:0' ? { unprocessed: () => true } : { marble: '-------------------r|' }),
+      (client, { hot, scheduler }) =>
+        // batch A (0-24) at 0, batch B (25-49) at 1, three more buffered at 2; the source never completes
+        hot('abc', { a: items(0, 25), b: items(25, 25), c: items(50, 3) }).pipe(
+          mergeMap((list) => list),
+          dynamoBatchWrite(client, 'T', { ...fast, maxAttempts: 2, scheduler }),
+        ),
+    );
+    expect(calls.map((c) => [c.at, c.requests.length])).toEqual([[0, 25], [1, 25], [11, 25]]);
+    expect(events).toHaveLength(1);
+    const error = events[0]!.error as BatchWriteError;
+    expect(events[0]!.at).toBe(12);
+    expect(error.code).toBe('batchWrite.attemptsExhausted');
+    expect(error.attempts).toBe(2);
+    expect(error.message).toMatch(/25 of 25 requests were still unprocessed after 2 BatchWriteItem calls/);
+    expect(error.unprocessed).toEqual(items(0, 53).map((put) => ({ table: 'T', put })));
+    // batch B's call was in flight: it is aborted
+    expect(calls[1]!.signal?.aborted).toBe(true);
+  });
+
+  it('should emit failures with onFailure "emit" and go on with the rest of the stream', () => {
+    const { events } = run(
+      () => ({ unprocessed: (_t, pk) => pk === '5' }),
+      (client, { scheduler }) => from(items(0, 30)).pipe(dynamoBatchWrite(client, 'T', { ...fast, maxAttempts: 2, onFailure: 'emit', scheduler })),
+    );
+    const results = events.filter((e) => e.result).map((e) => e.result!);
+    expect(results.map((r) => [r.requests.length, r.failed?.length])).toEqual([[5, undefined], [24, 1]]);
+    expect(results[1]!.failed).toEqual([{ table: 'T', put: { pk: '5' } }]);
+    expect((results[1]!.error as BatchWriteError).code).toBe('batchWrite.attemptsExhausted');
+    expect(events.at(-1)!.complete).toBe(true);
+  });
+
+  it('should cancel the pending backoff timer and the call in flight on unsubscribe, and make no further call', () => {
+    const { calls, events } = run(
+      (call) => (call.requests.length === 25 ? { unprocessed: () => true } : { marble: '----------r|' }),
+      (client, { scheduler }) => from(items(0, 30)).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
+      5,
+    );
+    // at 5 batch 1 waits out its 10 ms backoff, batch 2's call is in flight
+    expect(calls.map((c) => c.at)).toEqual([0, 0]);
+    expect(calls[1]!.signal?.aborted).toBe(true);
+    expect(events).toEqual([]);
+  });
+
+  it('should not stall other tables while one table waits out its backoff', () => {
+    const { calls, events } = run(
+      (call) => ({ unprocessed: (table) => table === 'A' && call.at < 100 }),
+      (client, { scheduler }) => {
+        const requests: WriteRequest[] = [
+          ...items(0, 25).map((put) => ({ table: 'A', put })),
+          ...[0, 1, 2].flatMap((b) => items(b * 25, 25).map((put) => ({ table: 'B', put }))),
+        ];
+        return from(requests).pipe(dynamoBatchWriteRequests(client, { concurrency: 1, keyAttributes: { A: ['pk'], B: ['pk'] }, backoff: { baseDelayMs: 100, jitter: 'none' }, scheduler }));
+      },
+    );
+    // one slot: A's first call, then B's three batches during A's 100 ms backoff, then A's retry
+    expect(calls.map((c) => [c.at, c.requests[0]!.split(':')[0]])).toEqual([[0, 'A'], [2, 'B'], [4, 'B'], [6, 'B'], [101, 'A']]);
+    expect(events.filter((e) => e.result).map((e) => e.at)).toEqual([3, 5, 7, 102]);
+  });
+
+  it('should complete without a call on empty input', () => {
+    const { calls, events } = run(() => ({}), (client) => EMPTY.pipe(dynamoBatchWrite(client, 'T')));
+    expect(calls).toEqual([]);
+    expect(events).toEqual([{ at: 0, complete: true }]);
+  });
+
+  it('should write what it took, then pass on a source error unchanged', () => {
+    const sourceError = new Error('the file was truncated');
+    const { calls, events } = run(
+      () => ({ marble: '---r|' }),
+      (client, { hot, scheduler }) => hot('a-b-#', { a: { pk: '1' }, b: { pk: '2' } }, sourceError).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
+    );
+    // the open batch [1, 2] is flushed at the error (4), written (answer at 7, complete 8), then the error
+    expect(calls.map((c) => [c.at, c.requests])).toEqual([[4, ['T:1', 'T:2']]]);
+    expect(events.map((e) => [e.at, e.result?.requests.length ?? e.error])).toEqual([[7, 2], [8, sourceError]]);
+  });
+
+  it('should send one request per key in a call and count the replaced one as written by it', () => {
+    const { calls, events } = run(
+      () => ({}),
+      (client, { scheduler }) => from([{ pk: '1', v: 1 }, { pk: '2' }, { pk: '1', v: 2 }]).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
+    );
+    expect(calls.map((c) => c.requests)).toEqual([['T:1', 'T:2']]);
+    expect(events[0]!.result!.requests).toEqual([
+      { table: 'T', put: { pk: '1', v: 1 } },
+      { table: 'T', put: { pk: '2' } },
+      { table: 'T', put: { pk: '1', v: 2 } },
+    ]);
+  });
+
+  it('should hold back a later batch with a key that an earlier batch is still retrying', () => {
+    const { calls } = run(
+      (call) => ({ unprocessed: (_t, pk) => call.at === 0 && pk === '0' }),
+      (client, { scheduler }) =>
+        from([...items(0, 25), { pk: '0', v: 'last' }, ...items(100, 3)]).pipe(dynamoBatchWrite(client, 'T', { ...fast, batchSize: 25, concurrency: 4, scheduler })),
+    );
+    // batch 2 ([0, 100, 101, 102]) waits until batch 1's retry of key 0 (call at 11) is answered at 12
+    expect(calls.map((c) => [c.at, c.requests.length])).toEqual([[0, 25], [11, 1], [12, 4]]);
+  });
+
+  it('should reject an invalid item alone with onFailure "emit" and write the rest of its batch', () => {
+    const { calls, events } = run(
+      () => ({}),
+      (client, { scheduler }) => from([{ pk: '1' }, { nokey: true }, { pk: '' }, { pk: '2' }]).pipe(dynamoBatchWrite(client, 'T', { ...fast, onFailure: 'emit', scheduler })),
+    );
+    expect(calls.map((c) => c.requests)).toEqual([['T:1', 'T:2']]);
+    const failures = events.filter((e) => e.result?.failed);
+    expect(failures.map((e) => (e.result!.error as InvalidRequestError).code)).toEqual(['request.missingKey', 'request.invalidKey']);
+    expect((failures[0]!.result!.error as InvalidRequestError).message).toMatch(/Key attribute "pk" is missing in table T/);
+  });
+
+  it('should sum consumed capacity per table over all attempts', () => {
+    const { events } = run(
+      (call) => ({ consumed: call.requests.length, unprocessed: (_t, pk) => call.at === 0 && pk === '1' }),
+      (client, { scheduler }) => from(items(0, 4)).pipe(dynamoBatchWrite(client, 'T', { ...fast, returnConsumedCapacity: 'TOTAL', scheduler })),
+    );
+    expect(events[0]!.result!.consumedCapacity).toEqual([{ TableName: 'T', CapacityUnits: 5 }]);
+  });
+
+  it('should reject bad options when created', () => {
+    const client = { send: () => EMPTY };
+    expect(() => dynamoBatchWrite(client, 'T', { concurrency: 0 })).toThrow('concurrency must be an integer >= 1, got 0');
+    expect(() => dynamoBatchWrite(client, 'T', { batchSize: 26 })).toThrow('batchSize must be an integer from 1 to 25, got 26');
+    expect(() => dynamoBatchWrite(client, 'T', { onFailure: 'ignore' as 'emit' })).toThrow(/onFailure/);
+  });
+});
