@@ -59,7 +59,7 @@ describe('dynamoBatchWrite (virtual time)', () => {
       [32, 'T:3 T:7'],
     ]);
     expect(events[0]).toMatchObject({ at: 33, result: { attempts: 3 } });
-    expect(events[0]!.result!.requests.map((r) => (r as { put: { pk: string } }).put.pk)).toEqual(items(0, 10).map((i) => i.pk));
+    expect(events[0]!.result!.requests.map((r) => (r as { put: { pk: string } } & WriteRequest).put.pk)).toEqual(items(0, 10).map((i) => i.pk));
   });
 
   it('should retry throttling errors with the same backoff and fail fast on a ValidationException', () => {
