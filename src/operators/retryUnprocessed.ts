@@ -8,6 +8,14 @@ import type { BackoffOptions } from '../internal/types.js';
 export interface CallOutcome<T, R> {
   unprocessed: T[];
   response: R;
+  /** Requests the call found invalid on their own: they are neither written nor retried. @default [] */
+  rejected?: Array<Rejection<T>>;
+}
+
+/** A request that failed for good, with its own error. */
+export interface Rejection<T> {
+  request: T;
+  error: unknown;
 }
 
 /** One attempt of one batch. The last step of a batch has `final: true`. */
@@ -20,6 +28,8 @@ export interface RetryStep<T, R> {
   requests: T[];
   /** The requests this call did not process: all of them when it threw. */
   unprocessed: T[];
+  /** The requests this call rejected for good, each with its error (not retried). */
+  rejected: Array<Rejection<T>>;
   /** The call's response, when it answered. */
   response?: R;
   /** The call's error, when it threw. */
@@ -90,11 +100,11 @@ export function retryUnprocessed<T, R>(
           defer(() => from(send(requests, attempt))).pipe(
             map((outcome): RetryStep<T, R> => {
               const final = outcome.unprocessed.length === 0 || attempt >= maxAttempts;
-              return { batch, attempt, requests, unprocessed: outcome.unprocessed, response: outcome.response, fatal: false, final };
+              return { batch, attempt, requests, unprocessed: outcome.unprocessed, rejected: outcome.rejected ?? [], response: outcome.response, fatal: false, final };
             }),
             catchError((error: unknown) => {
               const fatal = !isRetryable(error);
-              return of<RetryStep<T, R>>({ batch, attempt, requests, unprocessed: requests, error, fatal, final: fatal || attempt >= maxAttempts });
+              return of<RetryStep<T, R>>({ batch, attempt, requests, unprocessed: requests, rejected: [], error, fatal, final: fatal || attempt >= maxAttempts });
             }),
           ),
           { first: attempt > 1 },

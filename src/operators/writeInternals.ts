@@ -1,7 +1,8 @@
 import { BatchWriteItemCommand, type BatchWriteItemCommandOutput, type ConsumedCapacity, type WriteRequest as WireWriteRequest } from '@aws-sdk/client-dynamodb';
 import type { marshallOptions } from '@aws-sdk/util-dynamodb';
-import { asyncScheduler, catchError, concat, concatWith, connect, defer, EMPTY, filter, ignoreElements, map, merge, mergeMap, type Observable, of, type OperatorFunction, type SchedulerLike, Subject, throwError } from 'rxjs';
+import { asyncScheduler, catchError, concat, concatWith, connect, defer, EMPTY, filter, ignoreElements, map, merge, mergeMap, type Observable, of, type OperatorFunction, reduce, type SchedulerLike, Subject, throwError } from 'rxjs';
 import { validateBackoff } from '../internal/backoff.js';
+import { isRetryableError } from '../internal/retryable.js';
 import { marshallOptionsOf, sendCommand, type KeySchema } from '../internal/client.js';
 import { BATCH_WRITE_MAX_REQUESTS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
 import { sumConsumedCapacity } from '../internal/consumedCapacity.js';
@@ -11,7 +12,7 @@ import { describeKey, keyString } from '../internal/keys.js';
 import type { BatchOptions, BatchWriteResult, DynamoDBSender, WriteRequest } from '../internal/types.js';
 import { type PreparedWrite, prepareWrite, requestTable } from '../internal/writeRequest.js';
 import { bufferBatch } from './bufferBatch.js';
-import { type RetryStep, retryUnprocessed } from './retryUnprocessed.js';
+import { type CallOutcome, type Rejection, type RetryStep, retryUnprocessed } from './retryUnprocessed.js';
 
 /** Options of the write operators. */
 export interface BatchWriteOptions extends BatchOptions {
@@ -31,10 +32,12 @@ interface BatchState {
   waitsFor: BatchState[];
   done: Subject<void>;
   written: PreparedWrite[];
+  rejected: Array<Rejection<PreparedWrite>>;
   consumed: ConsumedCapacity[];
 }
 
 type Rejected = WithSchema<WriteRequest> & { error: unknown };
+type Outcome = CallOutcome<PreparedWrite, BatchWriteItemCommandOutput | undefined>;
 
 /** Validates the options every write operator shares; throws a RangeError naming the bad value. */
 export function validateWriteOptions(options: BatchWriteOptions): void {
@@ -109,7 +112,7 @@ export function writeRequestsInternal(
       };
 
       const startBatch = (entries: PreparedWrite[]): Observable<PreparedWrite[]> => {
-        const state: BatchState = { entries, waitsFor: [], done: new Subject(), written: [], consumed: [] };
+        const state: BatchState = { entries, waitsFor: [], done: new Subject(), written: [], rejected: [], consumed: [] };
         for (const e of entries) {
           const earlier = latest.get(e.key);
           if (earlier && !state.waitsFor.includes(earlier)) state.waitsFor.push(earlier);
@@ -126,12 +129,34 @@ export function writeRequestsInternal(
         state.done.complete();
       };
 
-      const send = (entries: PreparedWrite[]) => {
+      const callOnce = (entries: PreparedWrite[]): Observable<Outcome> => {
         const RequestItems: Record<string, WireWriteRequest[]> = {};
         for (const e of entries) (RequestItems[e.table] ??= []).push(e.wire);
         const command = new BatchWriteItemCommand({ RequestItems, ...(returnConsumedCapacity ? { ReturnConsumedCapacity: returnConsumedCapacity } : {}) });
         return sendCommand<BatchWriteItemCommandOutput>(client, command).pipe(map((response) => ({ unprocessed: matchUnprocessed(entries, response.UnprocessedItems), response })));
       };
+
+      /**
+       * One attempt. DynamoDB rejects a whole call with a ValidationException when one request in it is bad, so such
+       * a call is halved until the offenders stand alone: only they fail, the rest is written (in the same attempt).
+       */
+      const send = (entries: PreparedWrite[]): Observable<Outcome> =>
+        callOnce(entries).pipe(
+          catchError((error: unknown) => {
+            if ((error as { name?: unknown } | null)?.name !== 'ValidationException') return throwError(() => error);
+            if (entries.length === 1) return of({ unprocessed: [], rejected: [{ request: entries[0]!, error }], response: undefined });
+            const half = (part: PreparedWrite[]) =>
+              send(part).pipe(catchError((e: unknown) => (isRetryableError(e) ? of<Outcome>({ unprocessed: part, response: undefined }) : throwError(() => e))));
+            const middle = Math.ceil(entries.length / 2);
+            return concat(half(entries.slice(0, middle)), half(entries.slice(middle))).pipe(
+              reduce((a, b): Outcome => ({
+                unprocessed: [...a.unprocessed, ...b.unprocessed],
+                rejected: [...(a.rejected ?? []), ...(b.rejected ?? [])],
+                response: { $metadata: {}, ConsumedCapacity: [...(a.response?.ConsumedCapacity ?? []), ...(b.response?.ConsumedCapacity ?? [])] },
+              })),
+            );
+          }),
+        );
 
       const describeEntry = (e: PreparedWrite) => {
         const av = 'PutRequest' in e.wire ? e.wire.PutRequest.Item : e.wire.DeleteRequest.Key;
@@ -155,35 +180,48 @@ export function writeRequestsInternal(
         return unprocessed;
       };
 
-      const onStep = (step: RetryStep<PreparedWrite, BatchWriteItemCommandOutput>): BatchWriteResult[] => {
-        const state = batches.get(step.batch)!;
-        if (step.response?.ConsumedCapacity) state.consumed.push(...step.response.ConsumedCapacity);
-        const left = new Set(step.unprocessed);
-        for (const e of step.requests) {
-          if (left.has(e)) continue;
-          state.written.push(e);
+      const forget = (entries: PreparedWrite[]) => {
+        for (const e of entries) {
           ledger.delete(e.id);
           for (const s of e.superseded) ledger.delete(s.id);
         }
+      };
+
+      const onStep = (step: RetryStep<PreparedWrite, BatchWriteItemCommandOutput | undefined>): BatchWriteResult[] => {
+        const state = batches.get(step.batch)!;
+        if (step.response?.ConsumedCapacity) state.consumed.push(...step.response.ConsumedCapacity);
+        const left = new Set([...step.unprocessed, ...step.rejected.map((r) => r.request)]);
+        const written = step.requests.filter((e) => !left.has(e));
+        state.written.push(...written);
+        forget(written);
+        state.rejected.push(...step.rejected);
+        const rejection = step.rejected[0];
+        const rejectionMessage = (r: Rejection<PreparedWrite>) =>
+          `DynamoDB rejected the request for ${describeEntry(r.request)} with ${(r.error as Error).name}: ${(r.error as Error).message}. It was not written${
+            step.requests.length > 1 ? '; its call was split so that the other requests were not rejected with it' : ''
+          }.`;
+        if (rejection && onFailure === 'error') throw failure('batchWrite.nonRetryable', rejectionMessage(rejection), rejection.error, step.attempt);
         if (!step.final) return [];
         settle(state);
         const result: BatchWriteResult = { requests: requestsOf(state.written), attempts: step.attempt };
         if (state.consumed.length > 0) result.consumedCapacity = sumConsumedCapacity(state.consumed);
-        if (step.unprocessed.length === 0) return [result];
+        if (step.unprocessed.length === 0 && state.rejected.length === 0) return [result];
 
-        const code: BatchWriteErrorCode = step.fatal ? 'batchWrite.nonRetryable' : 'batchWrite.attemptsExhausted';
-        const first = step.unprocessed[0]!;
         const cause = step.error as { name?: string; message?: string } | undefined;
-        const message = step.fatal
-          ? `BatchWriteItem failed with ${cause?.name}: ${cause?.message}. The call's ${step.unprocessed.length} requests were not written (first: ${describeEntry(first)}). They are in .unprocessed.`
-          : `${step.unprocessed.length} of ${state.entries.length} requests were still unprocessed after ${step.attempt} BatchWriteItem calls${cause ? ` (last error ${cause.name})` : ''}. They are in .unprocessed; lower concurrency, raise maxAttempts or the table's capacity.`;
-        if (onFailure === 'error') throw failure(code, message, step.error, step.attempt);
-        const failed = requestsOf(step.unprocessed);
-        for (const e of step.unprocessed) {
-          ledger.delete(e.id);
-          for (const s of e.superseded) ledger.delete(s.id);
+        let code: BatchWriteErrorCode = 'batchWrite.nonRetryable';
+        let message: string;
+        if (step.unprocessed.length === 0) message = rejectionMessage(state.rejected[0]!);
+        else if (step.fatal) message = `BatchWriteItem failed with ${cause?.name}: ${cause?.message}. The call's ${step.unprocessed.length} requests were not written (first: ${describeEntry(step.unprocessed[0]!)}). They are in .unprocessed.`;
+        else {
+          code = 'batchWrite.attemptsExhausted';
+          message = `${step.unprocessed.length} of ${state.entries.length} requests were still unprocessed after ${step.attempt} BatchWriteItem calls${cause ? ` (last error ${cause.name})` : ''}. They are in .unprocessed; lower concurrency, raise maxAttempts or the table's capacity.`;
         }
-        return [{ ...result, failed, error: failure(code, message, step.error, step.attempt, failed) }];
+        if (onFailure === 'error') throw failure(code, message, step.error, step.attempt);
+        const failedEntries = [...state.rejected.map((r) => r.request), ...step.unprocessed];
+        forget(failedEntries);
+        const failed = requestsOf(failedEntries);
+        const why = step.unprocessed.length === 0 || step.fatal ? (step.error ?? state.rejected[0]?.error) : step.error;
+        return [{ ...result, failed, error: failure(code, message, why, step.attempt, failed) }];
       };
 
       const maxBytes = MAX_REQUEST_BYTES - REQUEST_ENVELOPE_BYTES;

@@ -62,18 +62,50 @@ describe('dynamoBatchWrite (virtual time)', () => {
     expect(events[0]!.result!.requests.map((r) => (r as { put: { pk: string } } & WriteRequest).put.pk)).toEqual(items(0, 10).map((i) => i.pk));
   });
 
-  it('should retry throttling errors with the same backoff and fail fast on a ValidationException', () => {
+  it('should retry throttling errors with the same backoff, and split a call DynamoDB rejects to fail only the bad request', () => {
     const validation = Object.assign(new Error('bad'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
     const { calls, events } = run(
-      (_, i) => (i === 0 ? { error: throttled } : { error: validation }),
+      (call, i) => (i === 0 ? { error: throttled } : call.requests.includes('T:1') ? { error: validation } : {}),
       (client, { scheduler }) => from(items(0, 3)).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
     );
-    expect(calls.map((c) => c.at)).toEqual([0, 11]);
+    // throttled at 0 → retry at 11 → rejected → halves [0, 1] (12) → [0] (13, done at 15) and [1] (15) → [2] (16)
+    expect(calls.map((c) => [c.at, c.requests.join(' ')])).toEqual([
+      [0, 'T:0 T:1 T:2'],
+      [11, 'T:0 T:1 T:2'],
+      [12, 'T:0 T:1'],
+      [13, 'T:0'],
+      [15, 'T:1'],
+      [16, 'T:2'],
+    ]);
     const error = events[0]!.error as BatchWriteError;
     expect(error).toBeInstanceOf(BatchWriteError);
     expect(error.code).toBe('batchWrite.nonRetryable');
     expect(error.attempts).toBe(2);
+    expect(error.message).toMatch(/request for table T, pk="1" with ValidationException/);
     expect((error.cause as Error).name).toBe('ValidationException');
+    expect(error.unprocessed).toEqual([{ table: 'T', put: { pk: '1' } }]);
+  });
+
+  it('should fail only the request DynamoDB rejects and go on, with onFailure "emit"', () => {
+    const validation = Object.assign(new Error('bad'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+    const { events } = run(
+      (call) => (call.requests.includes('T:7') ? { error: validation } : {}),
+      (client, { scheduler }) => from(items(0, 30)).pipe(dynamoBatchWrite(client, 'T', { ...fast, onFailure: 'emit', scheduler })),
+    );
+    const results = events.filter((e) => e.result).map((e) => e.result!);
+    expect(results.map((r) => [r.requests.length, r.failed?.length ?? 0]).sort()).toEqual([[24, 1], [5, 0]]);
+    const failedResult = results.find((r) => r.failed)!;
+    expect(failedResult.failed).toEqual([{ table: 'T', put: { pk: '7' } }]);
+    expect((failedResult.error as BatchWriteError).code).toBe('batchWrite.nonRetryable');
+    expect(events.at(-1)!.complete).toBe(true);
+  });
+
+  it('should fail every request of a call that throws a non-retryable error, at once', () => {
+    const missing = Object.assign(new Error('no table'), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } });
+    const { calls, events } = run(() => ({ error: missing }), (client, { scheduler }) => from(items(0, 3)).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })));
+    expect(calls).toHaveLength(1);
+    const error = events[0]!.error as BatchWriteError;
+    expect([error.code, error.attempts, (error.cause as Error).name]).toEqual(['batchWrite.nonRetryable', 1, 'ResourceNotFoundException']);
     expect(error.unprocessed).toEqual(items(0, 3).map((put) => ({ table: 'T', put })));
   });
 
