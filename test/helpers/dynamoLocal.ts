@@ -38,12 +38,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startDynamoLocal(options: { timeoutMs?: number } = {}): Promise<DynamoLocal> {
+export async function startDynamoLocal(options: { timeoutMs?: number; port?: number } = {}): Promise<DynamoLocal> {
   const { timeoutMs = 60_000 } = options;
   // DynamoDB Local reports telemetry by default; these machines must not reach out. The child inherits this.
   process.env.DDB_LOCAL_TELEMETRY = '0';
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const child = spawn({ port, sharedDb: true, stdio: 'pipe' });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
