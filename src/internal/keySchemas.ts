@@ -63,7 +63,8 @@ export function withKeySchemas<R>(
           const table = tableOf(taken.request);
           if (table !== undefined && !lookUp(table)) return;
           queue.shift();
-          subscriber.next(table === undefined ? taken : { ...taken, ...known.get(table) });
+          if (table !== undefined) Object.assign(taken, known.get(table));
+          subscriber.next(taken);
         }
         if (completed && queue.length === 0 && !waiting) subscriber.complete();
       };

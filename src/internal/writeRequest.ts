@@ -34,13 +34,13 @@ export function requestTable(request: unknown): string | undefined {
 function checkKey(av: Record<string, AttributeValue>, schema: KeySchema, request: WriteRequest, table: string): InvalidRequestError | undefined {
   for (const a of schema.attributes) {
     const v = av[a];
-    const where = `in table ${table} (key ${describeKey(av, schema.attributes)})`;
-    if (v === undefined) return new InvalidRequestError('request.missingKey', `Key attribute "${a}" is missing ${where}. It was not sent.`, request);
+    const where = () => `in table ${table} (key ${describeKey(av, schema.attributes)})`;
+    if (v === undefined) return new InvalidRequestError('request.missingKey', `Key attribute "${a}" is missing ${where()}. It was not sent.`, request);
     const type = v.S !== undefined ? 'S' : v.N !== undefined ? 'N' : v.B !== undefined ? 'B' : undefined;
-    if (type === undefined) return new InvalidRequestError('request.invalidKey', `Key attribute "${a}" must be a string, number or binary ${where}. It was not sent.`, request);
+    if (type === undefined) return new InvalidRequestError('request.invalidKey', `Key attribute "${a}" must be a string, number or binary ${where()}. It was not sent.`, request);
     const expected = schema.types?.[a];
-    if (expected && expected !== type) return new InvalidRequestError('request.invalidKey', `Key attribute "${a}" is of type ${type} but the table's key is ${expected} ${where}. It was not sent.`, request);
-    if ((v.S ?? v.B ?? 'x').length === 0) return new InvalidRequestError('request.invalidKey', `Key attribute "${a}" is empty ${where}; DynamoDB rejects empty key values. It was not sent.`, request);
+    if (expected && expected !== type) return new InvalidRequestError('request.invalidKey', `Key attribute "${a}" is of type ${type} but the table's key is ${expected} ${where()}. It was not sent.`, request);
+    if ((v.S ?? v.B ?? 'x').length === 0) return new InvalidRequestError('request.invalidKey', `Key attribute "${a}" is empty ${where()}; DynamoDB rejects empty key values. It was not sent.`, request);
   }
   return undefined;
 }
