@@ -10,14 +10,20 @@ export interface Limiter {
   <T>(work: Observable<T>, options?: { first?: boolean }): Observable<T>;
   /** Observables active now. */
   readonly active: number;
+  /**
+   * Starts nothing more, ever: called first when the whole pipeline is torn down, so that unsubscribing the active
+   * Observables (which frees their slots) does not start the queued ones on the way out.
+   */
+  close(): void;
 }
 
 export function createLimiter(concurrency: number): Limiter {
   let active = 0;
+  let closed = false;
   const queue: Array<() => void> = [];
   const release = () => {
     active--;
-    queue.shift()?.();
+    if (!closed) queue.shift()?.();
   };
   const limit = <T>(work: Observable<T>, options: { first?: boolean } = {}) =>
     new Observable<T>((subscriber) => {
@@ -59,5 +65,9 @@ export function createLimiter(concurrency: number): Limiter {
         finish();
       };
     });
-  return Object.defineProperty(limit, 'active', { get: () => active }) as Limiter;
+  const close = () => {
+    closed = true;
+    queue.length = 0;
+  };
+  return Object.defineProperty(Object.assign(limit, { close }), 'active', { get: () => active }) as Limiter;
 }

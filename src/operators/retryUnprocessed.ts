@@ -1,4 +1,4 @@
-import { asyncScheduler, catchError, concatMap, defer, EMPTY, expand, filter, from, map, mergeMap, type ObservableInput, of, type OperatorFunction, type SchedulerLike, timer } from 'rxjs';
+import { asyncScheduler, catchError, concatMap, defer, Observable, EMPTY, expand, filter, from, map, mergeMap, type ObservableInput, of, type OperatorFunction, type SchedulerLike, timer } from 'rxjs';
 import { backoffDelay, validateBackoff } from '../internal/backoff.js';
 import { createLimiter } from '../internal/limiter.js';
 import { isRetryableError } from '../internal/retryable.js';
@@ -93,7 +93,7 @@ export function retryUnprocessed<T, R>(
   validateBackoff(backoff);
 
   return (batches) =>
-    defer(() => {
+    new Observable<RetryStep<T, R>>((subscriber) => {
       const limit = createLimiter(concurrency);
       const call = (batch: T[], requests: T[], attempt: number) =>
         limit(
@@ -109,7 +109,8 @@ export function retryUnprocessed<T, R>(
           ),
           { first: attempt > 1 },
         );
-      return batches.pipe(
+      const subscription = batches
+        .pipe(
         filter((batch) => batch.length > 0),
         mergeMap((batch) =>
           call(batch, batch, 1).pipe(
@@ -118,6 +119,13 @@ export function retryUnprocessed<T, R>(
             ),
           ),
         ),
-      );
+        )
+        // an observer, not `subscriber` itself, so that the finalizer below runs before this subscription's own
+        .subscribe({ next: (step) => subscriber.next(step), error: (e: unknown) => subscriber.error(e), complete: () => subscriber.complete() });
+      return () => {
+        // close first: unsubscribing an active call frees its slot, which must not start a queued call on the way out
+        limit.close();
+        subscription.unsubscribe();
+      };
     });
 }

@@ -113,6 +113,18 @@ describe('retryUnprocessed', () => {
     });
   });
 
+  it('should not start queued calls while being torn down (regression, issue 2: unsubscribe freed slots on the way out)', () => {
+    testScheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const response = cold('-----r|');
+      const send = () => response.pipe(map((): CallOutcome<string, null> => ({ unprocessed: [], response: null })));
+      const batches = hot('(abc)', { a: ['a'], b: ['b'], c: ['c'] });
+      const result = batches.pipe(retryUnprocessed(send, { concurrency: 1 }), map((s) => s.batch[0]));
+      expectObservable(result, '^--!').toBe('');
+      // one call, cancelled at 3; b and c never start
+      expectSubscriptions(response.subscriptions).toBe(['^--!']);
+    });
+  });
+
   it('should reject bad options when created', () => {
     const send = () => of({ unprocessed: [], response: null });
     expect(() => retryUnprocessed(send, { concurrency: 0 })).toThrow(/concurrency must be an integer >= 1, got 0/);
