@@ -5,7 +5,12 @@ const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta
 
 export default defineConfig({
   // Tests and examples import the package by name, as users do; they run against the source.
-  resolve: { alias: [{ find: /^rxjs-dynamodb\/testing$/, replacement: src('testing/index.ts') }, { find: /^rxjs-dynamodb$/, replacement: src('index.ts') }] },
+  resolve: {
+    alias: [
+      { find: /^rxjs-dynamodb\/testing$/, replacement: src('testing/index.ts') },
+      { find: /^rxjs-dynamodb$/, replacement: src('index.ts') },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/globalSetup.ts'],

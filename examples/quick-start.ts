@@ -8,12 +8,21 @@ import { dynamoBatchWrite } from 'rxjs-dynamodb';
 
 export async function quickStart(endpoint = process.env.DYNAMODB_ENDPOINT ?? 'http://127.0.0.1:8000', table = 'Tickets') {
   const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  await client.send(new CreateTableCommand({ TableName: table, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }] }));
+  await client.send(
+    new CreateTableCommand({
+      TableName: table,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+    }),
+  );
 
   const tickets = Array.from({ length: 1000 }, (_, i) => ({ id: `ticket#${i}`, status: i % 3 ? 'open' : 'resolved' }));
   const written = await lastValueFrom(
-    from(tickets).pipe(dynamoBatchWrite(client, table), reduce((n, result) => n + result.requests.length, 0)),
+    from(tickets).pipe(
+      dynamoBatchWrite(client, table),
+      reduce((n, result) => n + result.requests.length, 0),
+    ),
   );
 
   const { Count } = await client.send(new ScanCommand({ TableName: table, Select: 'COUNT' }));

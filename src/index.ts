@@ -3,7 +3,13 @@ export { dynamoBatchDelete } from './operators/dynamoBatchDelete.js';
 export { dynamoBatchWriteRequests, type BatchWriteRequestsOptions } from './operators/dynamoBatchWriteRequests.js';
 export type { BatchWriteOptions } from './operators/writeInternals.js';
 export { bufferBatch, type BufferBatchOptions } from './operators/bufferBatch.js';
-export { retryUnprocessed, type CallOutcome, type Rejection, type RetryStep, type RetryUnprocessedOptions } from './operators/retryUnprocessed.js';
+export {
+  retryUnprocessed,
+  type CallOutcome,
+  type Rejection,
+  type RetryStep,
+  type RetryUnprocessedOptions,
+} from './operators/retryUnprocessed.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './internal/backoff.js';
 export { itemSize } from './internal/itemSize.js';
 export { isRetryableError } from './internal/retryable.js';

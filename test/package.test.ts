@@ -10,7 +10,18 @@ describe('the built package', () => {
       const testing = await import('rxjs-dynamodb/testing');
       console.log(JSON.stringify({ root: Object.keys(root).sort(), testing: Object.keys(testing).sort() }));`;
     const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }));
-    expect(out.root).toEqual(expect.arrayContaining(['dynamoBatchWrite', 'dynamoBatchDelete', 'dynamoBatchWriteRequests', 'bufferBatch', 'retryUnprocessed', 'backoffDelay', 'itemSize', 'BatchWriteError']));
+    expect(out.root).toEqual(
+      expect.arrayContaining([
+        'dynamoBatchWrite',
+        'dynamoBatchDelete',
+        'dynamoBatchWriteRequests',
+        'bufferBatch',
+        'retryUnprocessed',
+        'backoffDelay',
+        'itemSize',
+        'BatchWriteError',
+      ]),
+    );
     expect(out.testing).toEqual(expect.arrayContaining(['withSimulatedCapacity', 'withFaults']));
     expect(existsSync('dist/index.d.ts') && existsSync('dist/testing/index.d.ts')).toBe(true);
   });

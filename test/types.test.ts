@@ -2,7 +2,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type OperatorFunction } from 'rxjs';
 import { describe, expectTypeOf, it } from 'vitest';
-import { type BatchWriteResult, bufferBatch, dynamoBatchDelete, dynamoBatchWrite, dynamoBatchWriteRequests, type Item, type Key, type WriteRequest } from 'rxjs-dynamodb';
+import {
+  type BatchWriteResult,
+  bufferBatch,
+  dynamoBatchDelete,
+  dynamoBatchWrite,
+  dynamoBatchWriteRequests,
+  type Item,
+  type Key,
+  type WriteRequest,
+} from 'rxjs-dynamodb';
 import { withFaults, withSimulatedCapacity } from 'rxjs-dynamodb/testing';
 
 describe('public types', () => {

@@ -36,7 +36,9 @@ export function backoffDelay(retry: number, options: BackoffOptions = {}, random
 /** Checks backoff options when an operator is created; throws a RangeError naming the bad value. */
 export function validateBackoff(options: BackoffOptions = {}): void {
   const { baseDelayMs, maxDelayMs, jitter } = { ...DEFAULT_BACKOFF, ...options };
-  if (!(Number.isFinite(baseDelayMs) && baseDelayMs >= 0)) throw new RangeError(`backoff.baseDelayMs must be a number >= 0, got ${baseDelayMs}`);
+  if (!(Number.isFinite(baseDelayMs) && baseDelayMs >= 0))
+    throw new RangeError(`backoff.baseDelayMs must be a number >= 0, got ${baseDelayMs}`);
   if (!(maxDelayMs >= baseDelayMs)) throw new RangeError(`backoff.maxDelayMs must be >= baseDelayMs (${baseDelayMs}), got ${maxDelayMs}`);
-  if (!['full', 'equal', 'none'].includes(jitter)) throw new RangeError(`backoff.jitter must be 'full', 'equal' or 'none', got ${String(jitter)}`);
+  if (!['full', 'equal', 'none'].includes(jitter))
+    throw new RangeError(`backoff.jitter must be 'full', 'equal' or 'none', got ${String(jitter)}`);
 }

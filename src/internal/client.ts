@@ -67,7 +67,8 @@ export function describeKeySchema(client: DynamoDBSender, table: string): Observ
             .map((k) => k.AttributeName!);
           if (attributes.length === 0) throw new Error(`DescribeTable for ${table} returned no KeySchema; pass keyAttributes`);
           const types: Record<string, string> = {};
-          for (const d of output.Table?.AttributeDefinitions ?? []) if (attributes.includes(d.AttributeName!)) types[d.AttributeName!] = d.AttributeType!;
+          for (const d of output.Table?.AttributeDefinitions ?? [])
+            if (attributes.includes(d.AttributeName!)) types[d.AttributeName!] = d.AttributeType!;
           const schema: KeySchema = { attributes, types };
           cache.set(table, schema);
           subscriber.next(schema);

@@ -59,6 +59,8 @@ export function marshalledItemSize(item: Record<string, AttributeValue>): number
  */
 export function itemSize(item: Item, options: { marshalled?: boolean } = {}): number {
   return marshalledItemSize(
-    options.marshalled ? (item as Record<string, AttributeValue>) : marshall(item, { removeUndefinedValues: true, convertClassInstanceToMap: true }),
+    options.marshalled
+      ? (item as Record<string, AttributeValue>)
+      : marshall(item, { removeUndefinedValues: true, convertClassInstanceToMap: true }),
   );
 }

@@ -35,7 +35,10 @@ export function describeKey(key: Record<string, AttributeValue>, attributes: str
   return attributes
     .map((a) => {
       const v = key[a];
-      const shown = v?.S !== undefined ? JSON.stringify(v.S.length > 80 ? `${v.S.slice(0, 80)}…` : v.S) : v?.N ?? (v?.B ? `<${v.B.byteLength} bytes>` : 'missing');
+      const shown =
+        v?.S !== undefined
+          ? JSON.stringify(v.S.length > 80 ? `${v.S.slice(0, 80)}…` : v.S)
+          : (v?.N ?? (v?.B ? `<${v.B.byteLength} bytes>` : 'missing'));
       return `${a}=${shown}`;
     })
     .join(', ');

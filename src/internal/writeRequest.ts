@@ -31,16 +31,37 @@ export function requestTable(request: unknown): string | undefined {
   return isObject(request) && typeof request.table === 'string' && request.table.length > 0 ? request.table : undefined;
 }
 
-function checkKey(av: Record<string, AttributeValue>, schema: KeySchema, request: WriteRequest, table: string): InvalidRequestError | undefined {
+function checkKey(
+  av: Record<string, AttributeValue>,
+  schema: KeySchema,
+  request: WriteRequest,
+  table: string,
+): InvalidRequestError | undefined {
   for (const a of schema.attributes) {
     const v = av[a];
     const where = () => `in table ${table} (key ${describeKey(av, schema.attributes)})`;
-    if (v === undefined) return new InvalidRequestError('request.missingKey', `Key attribute "${a}" is missing ${where()}. It was not sent.`, request);
+    if (v === undefined)
+      return new InvalidRequestError('request.missingKey', `Key attribute "${a}" is missing ${where()}. It was not sent.`, request);
     const type = v.S !== undefined ? 'S' : v.N !== undefined ? 'N' : v.B !== undefined ? 'B' : undefined;
-    if (type === undefined) return new InvalidRequestError('request.invalidKey', `Key attribute "${a}" must be a string, number or binary ${where()}. It was not sent.`, request);
+    if (type === undefined)
+      return new InvalidRequestError(
+        'request.invalidKey',
+        `Key attribute "${a}" must be a string, number or binary ${where()}. It was not sent.`,
+        request,
+      );
     const expected = schema.types?.[a];
-    if (expected && expected !== type) return new InvalidRequestError('request.invalidKey', `Key attribute "${a}" is of type ${type} but the table's key is ${expected} ${where()}. It was not sent.`, request);
-    if ((v.S ?? v.B ?? 'x').length === 0) return new InvalidRequestError('request.invalidKey', `Key attribute "${a}" is empty ${where()}; DynamoDB rejects empty key values. It was not sent.`, request);
+    if (expected && expected !== type)
+      return new InvalidRequestError(
+        'request.invalidKey',
+        `Key attribute "${a}" is of type ${type} but the table's key is ${expected} ${where()}. It was not sent.`,
+        request,
+      );
+    if ((v.S ?? v.B ?? 'x').length === 0)
+      return new InvalidRequestError(
+        'request.invalidKey',
+        `Key attribute "${a}" is empty ${where()}; DynamoDB rejects empty key values. It was not sent.`,
+        request,
+      );
   }
   return undefined;
 }
@@ -51,20 +72,34 @@ function checkKey(av: Record<string, AttributeValue>, schema: KeySchema, request
  * whole item can be passed to delete it. Returns an {@link InvalidRequestError} naming the table and key when the
  * request must not be sent.
  */
-export function prepareWrite(request: WriteRequest, schema: KeySchema, options: marshallOptions, id: number): PreparedWrite | InvalidRequestError {
+export function prepareWrite(
+  request: WriteRequest,
+  schema: KeySchema,
+  options: marshallOptions,
+  id: number,
+): PreparedWrite | InvalidRequestError {
   const table = requestTable(request);
   const r = request as unknown as Record<string, unknown>;
   const isPut = isObject(r) && 'put' in r;
   const body = isPut ? r.put : isObject(r) ? r.delete : undefined;
   if (table === undefined || !isObject(body) || ('put' in r && 'delete' in r)) {
-    return new InvalidRequestError('request.malformed', `A write request must be { table, put: item } or { table, delete: key }; got ${preview(request)}.`, request);
+    return new InvalidRequestError(
+      'request.malformed',
+      `A write request must be { table, put: item } or { table, delete: key }; got ${preview(request)}.`,
+      request,
+    );
   }
   let av: Record<string, AttributeValue>;
   try {
     const source = isPut ? body : Object.fromEntries(schema.attributes.filter((a) => a in body).map((a) => [a, body[a]]));
     av = marshall(source, options) as Record<string, AttributeValue>;
   } catch (error) {
-    return new InvalidRequestError('request.marshallFailed', `Could not marshal the ${isPut ? 'item' : 'key'} ${preview(body)} for table ${table}: ${(error as Error).message}`, request, error);
+    return new InvalidRequestError(
+      'request.marshallFailed',
+      `Could not marshal the ${isPut ? 'item' : 'key'} ${preview(body)} for table ${table}: ${(error as Error).message}`,
+      request,
+      error,
+    );
   }
   const invalidKey = checkKey(av, schema, request, table);
   if (invalidKey) return invalidKey;

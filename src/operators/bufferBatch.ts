@@ -42,7 +42,15 @@ export interface BufferBatchOptions<T> {
  * @returns An operator from values to arrays of values.
  */
 export function bufferBatch<T>(options: BufferBatchOptions<T> = {}): OperatorFunction<T, T[]> {
-  const { maxCount = 25, maxBytes = Infinity, byteSize = () => 0, key, merge = (_: T, later: T) => later, maxWaitMs = Infinity, scheduler = asyncScheduler } = options;
+  const {
+    maxCount = 25,
+    maxBytes = Infinity,
+    byteSize = () => 0,
+    key,
+    merge = (_: T, later: T) => later,
+    maxWaitMs = Infinity,
+    scheduler = asyncScheduler,
+  } = options;
   if (!(Number.isInteger(maxCount) && maxCount >= 1)) throw new RangeError(`maxCount must be an integer >= 1, got ${maxCount}`);
   if (!(maxBytes > 0)) throw new RangeError(`maxBytes must be > 0, got ${maxBytes}`);
   if (!(maxWaitMs > 0)) throw new RangeError(`maxWaitMs must be > 0, got ${maxWaitMs}`);

@@ -27,7 +27,15 @@ import { writeRequestsInternal } from './writeInternals.js';
  * @returns An operator from keys (or items) to one {@link BatchWriteResult} per batch.
  * @see dynamoBatchWrite
  */
-export function dynamoBatchDelete(client: DynamoDBSender, table: string, options: BatchWriteTableOptions = {}): OperatorFunction<Key, BatchWriteResult> {
+export function dynamoBatchDelete(
+  client: DynamoDBSender,
+  table: string,
+  options: BatchWriteTableOptions = {},
+): OperatorFunction<Key, BatchWriteResult> {
   const write = writeRequestsInternal(client, (t) => (t === table ? options.keyAttributes : undefined), options);
-  return (keys) => keys.pipe(map((key): WriteRequest => ({ table, delete: key })), write);
+  return (keys) =>
+    keys.pipe(
+      map((key): WriteRequest => ({ table, delete: key })),
+      write,
+    );
 }

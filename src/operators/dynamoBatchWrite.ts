@@ -34,7 +34,15 @@ export interface BatchWriteTableOptions extends BatchWriteOptions {
  * @returns An operator from items to one {@link BatchWriteResult} per batch.
  * @see dynamoBatchWriteRequests for puts and deletes mixed, across tables.
  */
-export function dynamoBatchWrite(client: DynamoDBSender, table: string, options: BatchWriteTableOptions = {}): OperatorFunction<Item, BatchWriteResult> {
+export function dynamoBatchWrite(
+  client: DynamoDBSender,
+  table: string,
+  options: BatchWriteTableOptions = {},
+): OperatorFunction<Item, BatchWriteResult> {
   const write = writeRequestsInternal(client, (t) => (t === table ? options.keyAttributes : undefined), options);
-  return (items) => items.pipe(map((put): WriteRequest => ({ table, put })), write);
+  return (items) =>
+    items.pipe(
+      map((put): WriteRequest => ({ table, put })),
+      write,
+    );
 }

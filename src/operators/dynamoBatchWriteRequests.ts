@@ -42,7 +42,10 @@ export interface BatchWriteRequestsOptions extends BatchWriteOptions {
  * @see dynamoBatchWrite
  * @see dynamoBatchDelete
  */
-export function dynamoBatchWriteRequests(client: DynamoDBSender, options: BatchWriteRequestsOptions = {}): OperatorFunction<WriteRequest, BatchWriteResult> {
+export function dynamoBatchWriteRequests(
+  client: DynamoDBSender,
+  options: BatchWriteRequestsOptions = {},
+): OperatorFunction<WriteRequest, BatchWriteResult> {
   const { keyAttributes = {} } = options;
   return writeRequestsInternal(client, (table) => keyAttributes[table], options);
 }

@@ -1,4 +1,21 @@
-import { asyncScheduler, catchError, concatMap, defer, Observable, EMPTY, expand, filter, from, map, mergeMap, type ObservableInput, of, type OperatorFunction, type SchedulerLike, timer } from 'rxjs';
+import {
+  asyncScheduler,
+  catchError,
+  concatMap,
+  defer,
+  Observable,
+  EMPTY,
+  expand,
+  filter,
+  from,
+  map,
+  mergeMap,
+  type ObservableInput,
+  of,
+  type OperatorFunction,
+  type SchedulerLike,
+  timer,
+} from 'rxjs';
 import { backoffDelay, validateBackoff } from '../internal/backoff.js';
 import { createLimiter } from '../internal/limiter.js';
 import { isRetryableError } from '../internal/retryable.js';
@@ -87,7 +104,14 @@ export function retryUnprocessed<T, R>(
   send: (requests: T[], attempt: number) => ObservableInput<CallOutcome<T, R>>,
   options: RetryUnprocessedOptions = {},
 ): OperatorFunction<T[], RetryStep<T, R>> {
-  const { concurrency = 4, maxAttempts = 10, backoff = {}, scheduler = asyncScheduler, random = Math.random, isRetryable = isRetryableError } = options;
+  const {
+    concurrency = 4,
+    maxAttempts = 10,
+    backoff = {},
+    scheduler = asyncScheduler,
+    random = Math.random,
+    isRetryable = isRetryableError,
+  } = options;
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
   if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
   validateBackoff(backoff);
@@ -100,28 +124,54 @@ export function retryUnprocessed<T, R>(
           defer(() => from(send(requests, attempt))).pipe(
             map((outcome): RetryStep<T, R> => {
               const final = outcome.unprocessed.length === 0 || attempt >= maxAttempts;
-              return { batch, attempt, requests, unprocessed: outcome.unprocessed, rejected: outcome.rejected ?? [], response: outcome.response, fatal: false, final };
+              return {
+                batch,
+                attempt,
+                requests,
+                unprocessed: outcome.unprocessed,
+                rejected: outcome.rejected ?? [],
+                response: outcome.response,
+                fatal: false,
+                final,
+              };
             }),
             catchError((error: unknown) => {
               const fatal = !isRetryable(error);
-              return of<RetryStep<T, R>>({ batch, attempt, requests, unprocessed: requests, rejected: [], error, fatal, final: fatal || attempt >= maxAttempts });
+              return of<RetryStep<T, R>>({
+                batch,
+                attempt,
+                requests,
+                unprocessed: requests,
+                rejected: [],
+                error,
+                fatal,
+                final: fatal || attempt >= maxAttempts,
+              });
             }),
           ),
           { first: attempt > 1 },
         );
       const subscription = batches
         .pipe(
-        filter((batch) => batch.length > 0),
-        mergeMap((batch) =>
-          call(batch, batch, 1).pipe(
-            expand((step) =>
-              step.final ? EMPTY : timer(backoffDelay(step.attempt, backoff, random), scheduler).pipe(concatMap(() => call(batch, step.unprocessed, step.attempt + 1))),
+          filter((batch) => batch.length > 0),
+          mergeMap((batch) =>
+            call(batch, batch, 1).pipe(
+              expand((step) =>
+                step.final
+                  ? EMPTY
+                  : timer(backoffDelay(step.attempt, backoff, random), scheduler).pipe(
+                      concatMap(() => call(batch, step.unprocessed, step.attempt + 1)),
+                    ),
+              ),
             ),
           ),
-        ),
         )
         // an observer, not `subscriber` itself, so that the finalizer below runs before this subscription's own
-        .subscribe({ next: (step) => subscriber.next(step), error: (e: unknown) => subscriber.error(e), complete: () => subscriber.complete() });
+        .subscribe({
+          next: (step) => subscriber.next(step),
+          error: (e: unknown) => subscriber.error(e),
+          complete: () => subscriber.complete(),
+        });
       return () => {
         // close first: unsubscribing an active call frees its slot, which must not start a queued call on the way out
         limit.close();

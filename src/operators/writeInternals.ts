@@ -1,6 +1,31 @@
-import { BatchWriteItemCommand, type BatchWriteItemCommandOutput, type ConsumedCapacity, type WriteRequest as WireWriteRequest } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  type BatchWriteItemCommandOutput,
+  type ConsumedCapacity,
+  type WriteRequest as WireWriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import type { marshallOptions } from '@aws-sdk/util-dynamodb';
-import { asyncScheduler, catchError, concat, concatWith, connect, defer, EMPTY, filter, ignoreElements, map, merge, mergeMap, type Observable, of, type OperatorFunction, reduce, type SchedulerLike, Subject, throwError } from 'rxjs';
+import {
+  asyncScheduler,
+  catchError,
+  concat,
+  concatWith,
+  connect,
+  defer,
+  EMPTY,
+  filter,
+  ignoreElements,
+  map,
+  merge,
+  mergeMap,
+  type Observable,
+  of,
+  type OperatorFunction,
+  reduce,
+  type SchedulerLike,
+  Subject,
+  throwError,
+} from 'rxjs';
 import { validateBackoff } from '../internal/backoff.js';
 import { isRetryableError } from '../internal/retryable.js';
 import { marshallOptionsOf, sendCommand, type KeySchema } from '../internal/client.js';
@@ -44,7 +69,8 @@ export function validateWriteOptions(options: BatchWriteOptions): void {
   const { concurrency = 4, maxAttempts = 10, batchSize = BATCH_WRITE_MAX_REQUESTS, onFailure = 'error', backoff } = options;
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
   if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
-  if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= BATCH_WRITE_MAX_REQUESTS)) throw new RangeError(`batchSize must be an integer from 1 to ${BATCH_WRITE_MAX_REQUESTS}, got ${batchSize}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= BATCH_WRITE_MAX_REQUESTS))
+    throw new RangeError(`batchSize must be an integer from 1 to ${BATCH_WRITE_MAX_REQUESTS}, got ${batchSize}`);
   if (onFailure !== 'error' && onFailure !== 'emit') throw new RangeError(`onFailure must be 'error' or 'emit', got ${String(onFailure)}`);
   validateBackoff(backoff);
 }
@@ -96,10 +122,20 @@ export function writeRequestsInternal(
 
       const reject = ({ id, request, error }: Rejected): BatchWriteResult[] => {
         const code = error instanceof InvalidRequestError ? 'batchWrite.invalidRequest' : 'batchWrite.nonRetryable';
-        const message = error instanceof InvalidRequestError ? error.message : `DescribeTable for ${requestTable(request)} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`;
+        const message =
+          error instanceof InvalidRequestError
+            ? error.message
+            : `DescribeTable for ${requestTable(request)} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`;
         if (onFailure === 'error') throw failure(code, message, error, 0);
         ledger.delete(id);
-        return [{ requests: [], attempts: 0, failed: [request], error: error instanceof InvalidRequestError ? error : failure(code, message, error, 0, [request]) }];
+        return [
+          {
+            requests: [],
+            attempts: 0,
+            failed: [request],
+            error: error instanceof InvalidRequestError ? error : failure(code, message, error, 0, [request]),
+          },
+        ];
       };
 
       const prepare = (taken: WithSchema<WriteRequest>): PreparedWrite | Rejected => {
@@ -132,8 +168,13 @@ export function writeRequestsInternal(
       const callOnce = (entries: PreparedWrite[]): Observable<Outcome> => {
         const RequestItems: Record<string, WireWriteRequest[]> = {};
         for (const e of entries) (RequestItems[e.table] ??= []).push(e.wire);
-        const command = new BatchWriteItemCommand({ RequestItems, ...(returnConsumedCapacity ? { ReturnConsumedCapacity: returnConsumedCapacity } : {}) });
-        return sendCommand<BatchWriteItemCommandOutput>(client, command).pipe(map((response) => ({ unprocessed: matchUnprocessed(entries, response.UnprocessedItems), response })));
+        const command = new BatchWriteItemCommand({
+          RequestItems,
+          ...(returnConsumedCapacity ? { ReturnConsumedCapacity: returnConsumedCapacity } : {}),
+        });
+        return sendCommand<BatchWriteItemCommandOutput>(client, command).pipe(
+          map((response) => ({ unprocessed: matchUnprocessed(entries, response.UnprocessedItems), response })),
+        );
       };
 
       /**
@@ -146,13 +187,20 @@ export function writeRequestsInternal(
             if ((error as { name?: unknown } | null)?.name !== 'ValidationException') return throwError(() => error);
             if (entries.length === 1) return of({ unprocessed: [], rejected: [{ request: entries[0]!, error }], response: undefined });
             const half = (part: PreparedWrite[]) =>
-              send(part).pipe(catchError((e: unknown) => (isRetryableError(e) ? of<Outcome>({ unprocessed: part, response: undefined }) : throwError(() => e))));
+              send(part).pipe(
+                catchError((e: unknown) =>
+                  isRetryableError(e) ? of<Outcome>({ unprocessed: part, response: undefined }) : throwError(() => e),
+                ),
+              );
             const middle = Math.ceil(entries.length / 2);
             return concat(half(entries.slice(0, middle)), half(entries.slice(middle))).pipe(
               reduce((a, b): Outcome => ({
                 unprocessed: [...a.unprocessed, ...b.unprocessed],
                 rejected: [...(a.rejected ?? []), ...(b.rejected ?? [])],
-                response: { $metadata: {}, ConsumedCapacity: [...(a.response?.ConsumedCapacity ?? []), ...(b.response?.ConsumedCapacity ?? [])] },
+                response: {
+                  $metadata: {},
+                  ConsumedCapacity: [...(a.response?.ConsumedCapacity ?? []), ...(b.response?.ConsumedCapacity ?? [])],
+                },
               })),
             );
           }),
@@ -163,7 +211,10 @@ export function writeRequestsInternal(
         return `table ${e.table}, ${describeKey(av, schemas.get(e.table)?.attributes ?? [])}`;
       };
 
-      const matchUnprocessed = (entries: PreparedWrite[], unprocessedItems: BatchWriteItemCommandOutput['UnprocessedItems']): PreparedWrite[] => {
+      const matchUnprocessed = (
+        entries: PreparedWrite[],
+        unprocessedItems: BatchWriteItemCommandOutput['UnprocessedItems'],
+      ): PreparedWrite[] => {
         const returned = Object.entries(unprocessedItems ?? {}).filter(([, list]) => list && list.length > 0);
         if (returned.length === 0) return [];
         const byKey = new Map(entries.map((e) => [e.key, e]));
@@ -173,7 +224,10 @@ export function writeRequestsInternal(
           for (const r of list!) {
             const av = r.PutRequest?.Item ?? r.DeleteRequest?.Key ?? {};
             const entry = byKey.get(keyString(table, av, attributes));
-            if (!entry) throw new Error(`DynamoDB returned an unprocessed request that was not sent in this call (table ${table}, key ${describeKey(av, attributes)})`);
+            if (!entry)
+              throw new Error(
+                `DynamoDB returned an unprocessed request that was not sent in this call (table ${table}, key ${describeKey(av, attributes)})`,
+              );
             unprocessed.push(entry);
           }
         }
@@ -200,7 +254,8 @@ export function writeRequestsInternal(
           `DynamoDB rejected the request for ${describeEntry(r.request)} with ${(r.error as Error).name}: ${(r.error as Error).message}. It was not written${
             step.requests.length > 1 ? '; its call was split so that the other requests were not rejected with it' : ''
           }.`;
-        if (rejection && onFailure === 'error') throw failure('batchWrite.nonRetryable', rejectionMessage(rejection), rejection.error, step.attempt);
+        if (rejection && onFailure === 'error')
+          throw failure('batchWrite.nonRetryable', rejectionMessage(rejection), rejection.error, step.attempt);
         if (!step.final) return [];
         settle(state);
         const result: BatchWriteResult = { requests: requestsOf(state.written), attempts: step.attempt };
@@ -211,7 +266,8 @@ export function writeRequestsInternal(
         let code: BatchWriteErrorCode = 'batchWrite.nonRetryable';
         let message: string;
         if (step.unprocessed.length === 0) message = rejectionMessage(state.rejected[0]!);
-        else if (step.fatal) message = `BatchWriteItem failed with ${cause?.name}: ${cause?.message}. The call's ${step.unprocessed.length} requests were not written (first: ${describeEntry(step.unprocessed[0]!)}). They are in .unprocessed.`;
+        else if (step.fatal)
+          message = `BatchWriteItem failed with ${cause?.name}: ${cause?.message}. The call's ${step.unprocessed.length} requests were not written (first: ${describeEntry(step.unprocessed[0]!)}). They are in .unprocessed.`;
         else {
           code = 'batchWrite.attemptsExhausted';
           message = `${step.unprocessed.length} of ${state.entries.length} requests were still unprocessed after ${step.attempt} BatchWriteItem calls${cause ? ` (last error ${cause.name})` : ''}. They are in .unprocessed; lower concurrency, raise maxAttempts or the table's capacity.`;

@@ -1,6 +1,15 @@
 import { seededRandom } from '../internal/random.js';
 import type { DynamoDBSender } from '../internal/types.js';
-import { abortError, batchKind, partition, proxyClient, sendPartition, sendThrough, throttlingError, type SendOptions } from './internals.js';
+import {
+  abortError,
+  batchKind,
+  partition,
+  proxyClient,
+  sendPartition,
+  sendThrough,
+  throttlingError,
+  type SendOptions,
+} from './internals.js';
 
 /** Options of {@link withFaults}. */
 export interface FaultOptions {
@@ -100,7 +109,13 @@ function latencyRange(latencyMs: number | readonly [number, number]): readonly [
  * @returns A client of the same type that injects the faults, which also answers `injectedFaultStats()`.
  */
 export function withFaults<C extends DynamoDBSender>(client: C, options: FaultOptions = {}): C & FaultClient {
-  const { unprocessedRate = 0, throttleRate = 0, errorNames = ['ProvisionedThroughputExceededException'], latencyMs = 0, seed = 1 } = options;
+  const {
+    unprocessedRate = 0,
+    throttleRate = 0,
+    errorNames = ['ProvisionedThroughputExceededException'],
+    latencyMs = 0,
+    seed = 1,
+  } = options;
   checkRate('unprocessedRate', unprocessedRate);
   checkRate('throttleRate', throttleRate);
   if (!Array.isArray(errorNames) || errorNames.length === 0 || !errorNames.every((name) => typeof name === 'string' && name !== '')) {

@@ -115,7 +115,12 @@ interface ReadCharge {
  * item came back. If the items cannot be matched to their keys (a projection left a key attribute out), the whole
  * table is one charge. Keys DynamoDB itself left unprocessed are not charged.
  */
-function readCharges(entry: KeysAndAttributes, items: AnyRecord[], unprocessed: AnyRecord[], size: (item: AnyRecord) => number): ReadCharge[] {
+function readCharges(
+  entry: KeysAndAttributes,
+  items: AnyRecord[],
+  unprocessed: AnyRecord[],
+  size: (item: AnyRecord) => number,
+): ReadCharge[] {
   const names = Object.keys(entry.Keys[0] ?? {}).sort();
   const id = (record: AnyRecord) => names.map((name) => keyValue(record[name])).join('\u0000');
   const units = (item?: AnyRecord) => {
@@ -172,7 +177,10 @@ function checkUnits(name: string, value: number | undefined): void {
  * @param options Units per second for each direction (`undefined`: unlimited), burst seconds (default 1), clock.
  * @returns A client of the same type whose batch calls are limited, which also answers `simulatedCapacityStats()`.
  */
-export function withSimulatedCapacity<C extends DynamoDBSender>(client: C, options: SimulatedCapacityOptions = {}): C & SimulatedCapacityClient {
+export function withSimulatedCapacity<C extends DynamoDBSender>(
+  client: C,
+  options: SimulatedCapacityOptions = {},
+): C & SimulatedCapacityClient {
   const { writeUnitsPerSecond, readUnitsPerSecond, burstSeconds = 1, now = Date.now } = options;
   checkUnits('writeUnitsPerSecond', writeUnitsPerSecond);
   checkUnits('readUnitsPerSecond', readUnitsPerSecond);
@@ -180,7 +188,13 @@ export function withSimulatedCapacity<C extends DynamoDBSender>(client: C, optio
   if (typeof now !== 'function') throw new TypeError(`now must be a function returning milliseconds, got ${String(now)}`);
   const writeBucket = bucketsFor(writeUnitsPerSecond, burstSeconds);
   const readBucket = bucketsFor(readUnitsPerSecond, burstSeconds);
-  const stats: SimulatedCapacityStats = { writeUnitsConsumed: 0, readUnitsConsumed: 0, writeRequestsThrottled: 0, readKeysThrottled: 0, callsThrottled: 0 };
+  const stats: SimulatedCapacityStats = {
+    writeUnitsConsumed: 0,
+    readUnitsConsumed: 0,
+    writeRequestsThrottled: 0,
+    readKeysThrottled: 0,
+    callsThrottled: 0,
+  };
 
   async function write(command: AnyRecord, kind: BatchKind, sendOptions?: SendOptions): Promise<unknown> {
     const t = now();

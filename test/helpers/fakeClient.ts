@@ -32,7 +32,11 @@ const label = (table: string, r: WireWriteRequest) => {
  * A client whose `send` answers BatchWriteItem with a cold Observable on the TestScheduler, so the virtual clock
  * drives every call: `answer(call, index)` scripts each response.
  */
-export function fakeWriteClient(now: () => number, cold: Cold | ((marble: string, values?: object, error?: unknown) => Observable<unknown>), answer: (call: FakeCall, index: number) => FakeAnswer = () => ({})) {
+export function fakeWriteClient(
+  now: () => number,
+  cold: Cold | ((marble: string, values?: object, error?: unknown) => Observable<unknown>),
+  answer: (call: FakeCall, index: number) => FakeAnswer = () => ({}),
+) {
   const calls: FakeCall[] = [];
   const client = {
     send(command: { input: BatchWriteItemCommandInput }, options?: { abortSignal?: AbortSignal }) {
@@ -47,7 +51,10 @@ export function fakeWriteClient(now: () => number, cold: Cold | ((marble: string
         const left = list.filter((r) => a.unprocessed?.(table, label(table, r).replace(/^-?[^:]*:/, '')));
         if (left.length) UnprocessedItems[table] = left;
       }
-      const ConsumedCapacity = a.consumed === undefined ? undefined : Object.keys(input.RequestItems ?? {}).map((TableName) => ({ TableName, CapacityUnits: a.consumed }));
+      const ConsumedCapacity =
+        a.consumed === undefined
+          ? undefined
+          : Object.keys(input.RequestItems ?? {}).map((TableName) => ({ TableName, CapacityUnits: a.consumed }));
       return (cold as Cold)(a.marble ?? '-r|', { r: { UnprocessedItems, ConsumedCapacity, $metadata: {} } });
     },
   };

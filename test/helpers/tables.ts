@@ -7,7 +7,11 @@ let counter = 0;
 export const uniqueTable = (prefix: string) => `${prefix}_${process.pid}_${++counter}_${randomUUID().slice(0, 8)}`;
 
 /** Creates an on-demand table with an S partition key `pk` and, if asked, a sort key `sk` of the given type. */
-export async function createTable(client: DynamoDBClient, name: string, options: { sortKey?: 'S' | 'N'; partitionKeyType?: 'S' | 'N' | 'B' } = {}): Promise<string> {
+export async function createTable(
+  client: DynamoDBClient,
+  name: string,
+  options: { sortKey?: 'S' | 'N'; partitionKeyType?: 'S' | 'N' | 'B' } = {},
+): Promise<string> {
   const KeySchema: KeySchemaElement[] = [{ AttributeName: 'pk', KeyType: 'HASH' }];
   const AttributeDefinitions = [{ AttributeName: 'pk', AttributeType: options.partitionKeyType ?? 'S' }];
   if (options.sortKey) {

@@ -33,7 +33,9 @@ describe('dynamoBatchDelete against DynamoDB Local', () => {
     await populate(table, items);
     const doomed = items.filter((_, i) => i % 3 !== 0);
 
-    const results = await run(from(doomed.map((item) => ({ pk: item.pk }))).pipe(dynamoBatchDelete(wrap(client), table, { concurrency: 8 })));
+    const results = await run(
+      from(doomed.map((item) => ({ pk: item.pk }))).pipe(dynamoBatchDelete(wrap(client), table, { concurrency: 8 })),
+    );
 
     expect(total(results)).toBe(2_000);
     expect(results.every((r) => r.requests.length <= 25 && r.failed === undefined)).toBe(true);
@@ -65,7 +67,10 @@ describe('dynamoBatchDelete against DynamoDB Local', () => {
     const table = await createTable(client, uniqueTable('DeleteMissing'));
     const items = Array.from({ length: 100 }, (_, i) => ({ pk: `m#${i}` }));
     await populate(table, items);
-    const keys = [...Array.from({ length: 200 }, (_, i) => ({ pk: `m#${i}` })), ...Array.from({ length: 200 }, (_, i) => ({ pk: `m#${i}` }))];
+    const keys = [
+      ...Array.from({ length: 200 }, (_, i) => ({ pk: `m#${i}` })),
+      ...Array.from({ length: 200 }, (_, i) => ({ pk: `m#${i}` })),
+    ];
 
     const results = await run(from(keys).pipe(dynamoBatchDelete(client, table, { keyAttributes: ['pk'], concurrency: 4 })));
 
@@ -78,7 +83,9 @@ describe('dynamoBatchDelete against DynamoDB Local', () => {
     const items = Array.from({ length: 500 }, (_, i) => ({ pk: i, label: `n${i}` }));
     await populate(table, items);
 
-    const results = await run(from(items.filter((item) => item.pk >= 100)).pipe(dynamoBatchDelete(client, table, { keyAttributes: ['pk'] })));
+    const results = await run(
+      from(items.filter((item) => item.pk >= 100)).pipe(dynamoBatchDelete(client, table, { keyAttributes: ['pk'] })),
+    );
 
     expect(total(results)).toBe(400);
     const left = (await scanAll(client, table)).sort((a, b) => Number(a.pk) - Number(b.pk));

@@ -59,7 +59,10 @@ function measureBodies(c: DynamoDBClient): number[] {
         sizes.push(size);
         // Never let an oversized body reach DynamoDB Local: it can crash the test worker (DYNAMODB-FACTS.md §1).
         if (!(size < MAX_REQUEST_BYTES)) {
-          throw Object.assign(new Error(`BatchWriteItem body of ${size} bytes is over 16 MiB; not sent`), { name: 'RequestBodyTooLarge', $fault: 'client' });
+          throw Object.assign(new Error(`BatchWriteItem body of ${size} bytes is over 16 MiB; not sent`), {
+            name: 'RequestBodyTooLarge',
+            $fault: 'client',
+          });
         }
       }
       return next(args);
@@ -140,7 +143,9 @@ describe('dynamoBatchWrite against DynamoDB Local', () => {
         },
       };
 
-      const results = await run(from([...small.slice(0, 5), big, ...small.slice(5)]).pipe(dynamoBatchWrite(counting, table, { onFailure: 'emit' })));
+      const results = await run(
+        from([...small.slice(0, 5), big, ...small.slice(5)]).pipe(dynamoBatchWrite(counting, table, { onFailure: 'emit' })),
+      );
 
       const failures = results.filter((r) => r.failed !== undefined);
       expect(failures).toHaveLength(1);
@@ -161,36 +166,39 @@ describe('dynamoBatchWrite against DynamoDB Local', () => {
     it.each([
       ['the key read from DescribeTable', undefined],
       ['keyAttributes given', ['pk']],
-    ])("should error with batchWrite.invalidRequest naming the key of a 409,601-byte item by default, handing back what was not written (%s)", async (_, keyAttributes) => {
-      const table = await createTable(client, uniqueTable('WriteTooLargeError'));
-      const small = Array.from({ length: 60 }, (_, i) => ({ pk: `small#${i}`, n: i }));
-      const big = padded('too-big#2', MAX_ITEM_BYTES + 1);
-      const input: Item[] = [...small.slice(0, 30), big, ...small.slice(30)];
+    ])(
+      'should error with batchWrite.invalidRequest naming the key of a 409,601-byte item by default, handing back what was not written (%s)',
+      async (_, keyAttributes) => {
+        const table = await createTable(client, uniqueTable('WriteTooLargeError'));
+        const small = Array.from({ length: 60 }, (_, i) => ({ pk: `small#${i}`, n: i }));
+        const big = padded('too-big#2', MAX_ITEM_BYTES + 1);
+        const input: Item[] = [...small.slice(0, 30), big, ...small.slice(30)];
 
-      const error = await run(from(input).pipe(dynamoBatchWrite(client, table, { keyAttributes }))).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+        const error = await run(from(input).pipe(dynamoBatchWrite(client, table, { keyAttributes }))).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
 
-      expect(error).toBeInstanceOf(BatchWriteError);
-      const e = error as BatchWriteError;
-      expect(e.code).toBe('batchWrite.invalidRequest');
-      expect(e.message).toContain('too-big#2');
-      expect(e.cause).toBeInstanceOf(InvalidRequestError);
-      expect((e.cause as InvalidRequestError).code).toBe('request.itemTooLarge');
-      const unprocessed = e.unprocessed.map((r: WriteRequest) => ('put' in r ? r.put : r.delete));
-      expect(unprocessed).toContainEqual(big);
-      const written = await scanAll(client, table);
-      expect(written.map((i) => i.pk)).not.toContain('too-big#2');
-      // Nothing is lost: every item taken is in the table or handed back (or both, if its call was cut off mid-flight).
-      for (const item of written) expect(input).toContainEqual(item);
-      const accounted = new Set([...written, ...unprocessed].map((i) => i.pk));
-      const upToTheBadItem = input.slice(0, 31);
-      expect(upToTheBadItem.filter((i) => !accounted.has(i.pk))).toEqual([]);
-      // what was not accounted for was never taken: a contiguous tail of the input after the bad item
-      const missing = input.filter((i) => !accounted.has(i.pk));
-      expect(missing).toEqual(input.slice(input.length - missing.length));
-    });
+        expect(error).toBeInstanceOf(BatchWriteError);
+        const e = error as BatchWriteError;
+        expect(e.code).toBe('batchWrite.invalidRequest');
+        expect(e.message).toContain('too-big#2');
+        expect(e.cause).toBeInstanceOf(InvalidRequestError);
+        expect((e.cause as InvalidRequestError).code).toBe('request.itemTooLarge');
+        const unprocessed = e.unprocessed.map((r: WriteRequest) => ('put' in r ? r.put : r.delete));
+        expect(unprocessed).toContainEqual(big);
+        const written = await scanAll(client, table);
+        expect(written.map((i) => i.pk)).not.toContain('too-big#2');
+        // Nothing is lost: every item taken is in the table or handed back (or both, if its call was cut off mid-flight).
+        for (const item of written) expect(input).toContainEqual(item);
+        const accounted = new Set([...written, ...unprocessed].map((i) => i.pk));
+        const upToTheBadItem = input.slice(0, 31);
+        expect(upToTheBadItem.filter((i) => !accounted.has(i.pk))).toEqual([]);
+        // what was not accounted for was never taken: a contiguous tail of the input after the bad item
+        const missing = input.filter((i) => !accounted.has(i.pk));
+        expect(missing).toEqual(input.slice(input.length - missing.length));
+      },
+    );
 
     it('should split 25 items of ~390 KB whose JSON is inflated by escaping so that no call carries over 16 MiB', async () => {
       const measured = localClient(inject('dynamoEndpoint'));

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { from, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type BatchWriteResult, type DynamoDBSender, dynamoBatchWrite, dynamoBatchWriteRequests, type Item, type WriteRequest } from '../../src/index.js';
+import {
+  type BatchWriteResult,
+  type DynamoDBSender,
+  dynamoBatchWrite,
+  dynamoBatchWriteRequests,
+  type Item,
+  type WriteRequest,
+} from '../../src/index.js';
 import { faultStats, withFaults } from '../../src/testing/index.js';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
@@ -96,7 +103,10 @@ describe('dynamoBatchWriteRequests against DynamoDB Local', () => {
 
     expect(total(results)).toBe(requests.length);
     expect(results.every((r) => r.requests.length >= 1 && r.requests.length <= 25 && r.failed === undefined)).toBe(true);
-    const expected = expectedState({ [tickets]: initialTickets, [events]: initialEvents }, requests, { [tickets]: ['pk'], [events]: ['pk', 'sk'] });
+    const expected = expectedState({ [tickets]: initialTickets, [events]: initialEvents }, requests, {
+      [tickets]: ['pk'],
+      [events]: ['pk', 'sk'],
+    });
     expect(sorted(await scanAll(client, tickets))).toEqual(sorted(expected[tickets]!));
     expect(sorted(await scanAll(client, events))).toEqual(sorted(expected[events]!));
   });

@@ -174,7 +174,9 @@ describe('dynamoBatchWrite retries against DynamoDB Local', () => {
 
     const started = Date.now();
     const results = await run(
-      from(items).pipe(dynamoBatchWrite(limited, table, { concurrency: 4, maxAttempts: 30, backoff: { baseDelayMs: 20, maxDelayMs: 400 } })),
+      from(items).pipe(
+        dynamoBatchWrite(limited, table, { concurrency: 4, maxAttempts: 30, backoff: { baseDelayMs: 20, maxDelayMs: 400 } }),
+      ),
     );
 
     expect(total(results, 'requests')).toBe(1_000);
@@ -223,7 +225,9 @@ describe('dynamoBatchWrite retries against DynamoDB Local', () => {
       const items = Array.from({ length: 500 }, (_, i) => ({ pk: `u#${i}`, n: i }));
       const faulty = withFaults(client, { unprocessedRate: 0.5, seed: 3 });
 
-      const results = await run(from(items).pipe(dynamoBatchWrite(faulty, table, { onFailure: 'emit', maxAttempts: 2, concurrency: 4, backoff: fast })));
+      const results = await run(
+        from(items).pipe(dynamoBatchWrite(faulty, table, { onFailure: 'emit', maxAttempts: 2, concurrency: 4, backoff: fast })),
+      );
 
       const failures = results.filter((r) => r.failed !== undefined && r.failed.length > 0);
       expect(failures.length).toBeGreaterThan(0);

@@ -15,7 +15,13 @@ function capturingClient() {
     requestHandler: {
       handle: async (request: { body: string }) => {
         bodies.push(request.body);
-        return { response: { statusCode: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: Readable.from([Buffer.from('{"UnprocessedItems":{}}')]) } };
+        return {
+          response: {
+            statusCode: 200,
+            headers: { 'content-type': 'application/x-amz-json-1.0' },
+            body: Readable.from([Buffer.from('{"UnprocessedItems":{}}')]),
+          },
+        };
       },
     } as never,
   });
@@ -27,7 +33,12 @@ const items: Record<string, unknown>[] = [
   { pk: 'a "quoted" \\ backslash', n: 7, neg: -12.5, big: 12345678901234567890n },
   { pk: 'ctl\u0001\u0002\n\t', s: 'ünïcødé ✓ 😀', e: '' },
   { pk: 'bin', b: new Uint8Array([0, 1, 2, 3, 254, 255, 7]), b2: new Uint8Array(0) },
-  { pk: 'sets', ss: new Set(['a', 'b"', 'c']), ns: new Set([1, 2.5, -3]), bs: new Set([new Uint8Array([1]), new Uint8Array([1, 2, 3, 4])]) },
+  {
+    pk: 'sets',
+    ss: new Set(['a', 'b"', 'c']),
+    ns: new Set([1, 2.5, -3]),
+    bs: new Set([new Uint8Array([1]), new Uint8Array([1, 2, 3, 4])]),
+  },
   { pk: 'nested', l: [1, 'two', [true, false, null], { m: { deep: [[], {}] } }], m: { 'k"ey': 'v', '': 1 }, t: true, f: false, z: null },
 ];
 

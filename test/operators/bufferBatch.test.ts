@@ -28,9 +28,7 @@ describe('bufferBatch', () => {
     'should replace a value whose key is already in the open batch, in place, through merge',
     marbles((m) => {
       const source = m.cold('  a-b-A-c-|', { a: 'a1', b: 'b1', A: 'a2', c: 'c1' });
-      const result = source.pipe(
-        bufferBatch<string>({ maxCount: 3, key: (v) => v[0]!, merge: (earlier, later) => `${earlier}+${later}` }),
-      );
+      const result = source.pipe(bufferBatch<string>({ maxCount: 3, key: (v) => v[0]!, merge: (earlier, later) => `${earlier}+${later}` }));
       m.expect(result).toBeObservable(m.cold('------x-|', { x: ['a1+a2', 'b1', 'c1'] }));
     }),
   );

@@ -1,17 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { EMPTY, from, mergeMap, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { BatchWriteError, type BatchWriteResult, dynamoBatchWrite, dynamoBatchWriteRequests, InvalidRequestError, type WriteRequest } from '../../src/index.js';
+import {
+  BatchWriteError,
+  type BatchWriteResult,
+  dynamoBatchWrite,
+  dynamoBatchWriteRequests,
+  InvalidRequestError,
+  type WriteRequest,
+} from '../../src/index.js';
 import { type FakeAnswer, type FakeCall, fakeWriteClient } from '../helpers/fakeClient.js';
 
-const items = (from: number, count: number, table = 'T') => Array.from({ length: count }, (_, i) => ({ pk: `${table === 'T' ? '' : table}${from + i}` }));
+const items = (from: number, count: number, table = 'T') =>
+  Array.from({ length: count }, (_, i) => ({ pk: `${table === 'T' ? '' : table}${from + i}` }));
 const throttled = Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' });
 const fast = { backoff: { baseDelayMs: 10, jitter: 'none' as const }, keyAttributes: ['pk'] };
 
 /** Runs `build` on a TestScheduler with a scripted fake client; returns the calls and what the stream did. */
 function run(
   answer: (call: FakeCall, index: number) => FakeAnswer,
-  build: (client: ReturnType<typeof fakeWriteClient>['client'], helpers: { hot: TestScheduler['createHotObservable']; scheduler: TestScheduler }) => Observable<BatchWriteResult>,
+  build: (
+    client: ReturnType<typeof fakeWriteClient>['client'],
+    helpers: { hot: TestScheduler['createHotObservable']; scheduler: TestScheduler },
+  ) => Observable<BatchWriteResult>,
   unsubscribeAt = Infinity,
 ) {
   const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
@@ -31,7 +42,10 @@ function run(
 
 describe('dynamoBatchWrite (virtual time)', () => {
   it('should send at most 25 requests per call and emit one result per batch', () => {
-    const { calls, events } = run(() => ({}), (client, { scheduler }) => from(items(0, 60)).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })));
+    const { calls, events } = run(
+      () => ({}),
+      (client, { scheduler }) => from(items(0, 60)).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
+    );
     expect(calls.map((c) => c.requests.length)).toEqual([25, 25, 10]);
     expect(events.filter((e) => e.result).map((e) => e.result!.requests.length)).toEqual([25, 25, 10]);
     expect(events.at(-1)).toEqual({ at: 2, complete: true });
@@ -54,12 +68,19 @@ describe('dynamoBatchWrite (virtual time)', () => {
     );
     // call 1 at 0 answers at 1; wait 10; call 2 at 11 answers at 12; wait 20; call 3 at 32
     expect(calls.map((c) => [c.at, c.requests.join(' ')])).toEqual([
-      [0, items(0, 10).map((i) => `T:${i.pk}`).join(' ')],
+      [
+        0,
+        items(0, 10)
+          .map((i) => `T:${i.pk}`)
+          .join(' '),
+      ],
       [11, 'T:3 T:7'],
       [32, 'T:3 T:7'],
     ]);
     expect(events[0]).toMatchObject({ at: 33, result: { attempts: 3 } });
-    expect(events[0]!.result!.requests.map((r) => (r as { put: { pk: string } } & WriteRequest).put.pk)).toEqual(items(0, 10).map((i) => i.pk));
+    expect(events[0]!.result!.requests.map((r) => (r as { put: { pk: string } } & WriteRequest).put.pk)).toEqual(
+      items(0, 10).map((i) => i.pk),
+    );
   });
 
   it('should retry throttling errors with the same backoff, and split a call DynamoDB rejects to fail only the bad request', () => {
@@ -93,7 +114,10 @@ describe('dynamoBatchWrite (virtual time)', () => {
       (client, { scheduler }) => from(items(0, 30)).pipe(dynamoBatchWrite(client, 'T', { ...fast, onFailure: 'emit', scheduler })),
     );
     const results = events.filter((e) => e.result).map((e) => e.result!);
-    expect(results.map((r) => [r.requests.length, r.failed?.length ?? 0]).sort()).toEqual([[24, 1], [5, 0]]);
+    expect(results.map((r) => [r.requests.length, r.failed?.length ?? 0]).sort()).toEqual([
+      [24, 1],
+      [5, 0],
+    ]);
     const failedResult = results.find((r) => r.failed)!;
     expect(failedResult.failed).toEqual([{ table: 'T', put: { pk: '7' } }]);
     expect((failedResult.error as BatchWriteError).code).toBe('batchWrite.nonRetryable');
@@ -102,7 +126,10 @@ describe('dynamoBatchWrite (virtual time)', () => {
 
   it('should fail every request of a call that throws a non-retryable error, at once', () => {
     const missing = Object.assign(new Error('no table'), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } });
-    const { calls, events } = run(() => ({ error: missing }), (client, { scheduler }) => from(items(0, 3)).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })));
+    const { calls, events } = run(
+      () => ({ error: missing }),
+      (client, { scheduler }) => from(items(0, 3)).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
+    );
     expect(calls).toHaveLength(1);
     const error = events[0]!.error as BatchWriteError;
     expect([error.code, error.attempts, (error.cause as Error).name]).toEqual(['batchWrite.nonRetryable', 1, 'ResourceNotFoundException']);
@@ -119,7 +146,11 @@ describe('dynamoBatchWrite (virtual time)', () => {
           dynamoBatchWrite(client, 'T', { ...fast, maxAttempts: 2, scheduler }),
         ),
     );
-    expect(calls.map((c) => [c.at, c.requests.length])).toEqual([[0, 25], [1, 25], [11, 25]]);
+    expect(calls.map((c) => [c.at, c.requests.length])).toEqual([
+      [0, 25],
+      [1, 25],
+      [11, 25],
+    ]);
     expect(events).toHaveLength(1);
     const error = events[0]!.error as BatchWriteError;
     expect(events[0]!.at).toBe(12);
@@ -134,10 +165,14 @@ describe('dynamoBatchWrite (virtual time)', () => {
   it('should emit failures with onFailure "emit" and go on with the rest of the stream', () => {
     const { events } = run(
       () => ({ unprocessed: (_t, pk) => pk === '5' }),
-      (client, { scheduler }) => from(items(0, 30)).pipe(dynamoBatchWrite(client, 'T', { ...fast, maxAttempts: 2, onFailure: 'emit', scheduler })),
+      (client, { scheduler }) =>
+        from(items(0, 30)).pipe(dynamoBatchWrite(client, 'T', { ...fast, maxAttempts: 2, onFailure: 'emit', scheduler })),
     );
     const results = events.filter((e) => e.result).map((e) => e.result!);
-    expect(results.map((r) => [r.requests.length, r.failed?.length])).toEqual([[5, undefined], [24, 1]]);
+    expect(results.map((r) => [r.requests.length, r.failed?.length])).toEqual([
+      [5, undefined],
+      [24, 1],
+    ]);
     expect(results[1]!.failed).toEqual([{ table: 'T', put: { pk: '5' } }]);
     expect((results[1]!.error as BatchWriteError).code).toBe('batchWrite.attemptsExhausted');
     expect(events.at(-1)!.complete).toBe(true);
@@ -163,16 +198,32 @@ describe('dynamoBatchWrite (virtual time)', () => {
           ...items(0, 25).map((put) => ({ table: 'A', put })),
           ...[0, 1, 2].flatMap((b) => items(b * 25, 25).map((put) => ({ table: 'B', put }))),
         ];
-        return from(requests).pipe(dynamoBatchWriteRequests(client, { concurrency: 1, keyAttributes: { A: ['pk'], B: ['pk'] }, backoff: { baseDelayMs: 100, jitter: 'none' }, scheduler }));
+        return from(requests).pipe(
+          dynamoBatchWriteRequests(client, {
+            concurrency: 1,
+            keyAttributes: { A: ['pk'], B: ['pk'] },
+            backoff: { baseDelayMs: 100, jitter: 'none' },
+            scheduler,
+          }),
+        );
       },
     );
     // one slot: A's first call, then B's three batches during A's 100 ms backoff, then A's retry
-    expect(calls.map((c) => [c.at, c.requests[0]!.split(':')[0]])).toEqual([[0, 'A'], [2, 'B'], [4, 'B'], [6, 'B'], [101, 'A']]);
+    expect(calls.map((c) => [c.at, c.requests[0]!.split(':')[0]])).toEqual([
+      [0, 'A'],
+      [2, 'B'],
+      [4, 'B'],
+      [6, 'B'],
+      [101, 'A'],
+    ]);
     expect(events.filter((e) => e.result).map((e) => e.at)).toEqual([3, 5, 7, 102]);
   });
 
   it('should complete without a call on empty input', () => {
-    const { calls, events } = run(() => ({}), (client) => EMPTY.pipe(dynamoBatchWrite(client, 'T')));
+    const { calls, events } = run(
+      () => ({}),
+      (client) => EMPTY.pipe(dynamoBatchWrite(client, 'T')),
+    );
     expect(calls).toEqual([]);
     expect(events).toEqual([{ at: 0, complete: true }]);
   });
@@ -181,17 +232,22 @@ describe('dynamoBatchWrite (virtual time)', () => {
     const sourceError = new Error('the file was truncated');
     const { calls, events } = run(
       () => ({ marble: '---r|' }),
-      (client, { hot, scheduler }) => hot('a-b-#', { a: { pk: '1' }, b: { pk: '2' } }, sourceError).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
+      (client, { hot, scheduler }) =>
+        hot('a-b-#', { a: { pk: '1' }, b: { pk: '2' } }, sourceError).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
     );
     // the open batch [1, 2] is flushed at the error (4), written (answer at 7, complete 8), then the error
     expect(calls.map((c) => [c.at, c.requests])).toEqual([[4, ['T:1', 'T:2']]]);
-    expect(events.map((e) => [e.at, e.result?.requests.length ?? e.error])).toEqual([[7, 2], [8, sourceError]]);
+    expect(events.map((e) => [e.at, e.result?.requests.length ?? e.error])).toEqual([
+      [7, 2],
+      [8, sourceError],
+    ]);
   });
 
   it('should send one request per key in a call and count the replaced one as written by it', () => {
     const { calls, events } = run(
       () => ({}),
-      (client, { scheduler }) => from([{ pk: '1', v: 1 }, { pk: '2' }, { pk: '1', v: 2 }]).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
+      (client, { scheduler }) =>
+        from([{ pk: '1', v: 1 }, { pk: '2' }, { pk: '1', v: 2 }]).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
     );
     expect(calls.map((c) => c.requests)).toEqual([['T:1', 'T:2']]);
     expect(events[0]!.result!.requests).toEqual([
@@ -205,16 +261,25 @@ describe('dynamoBatchWrite (virtual time)', () => {
     const { calls } = run(
       (call) => ({ unprocessed: (_t, pk) => call.at === 0 && pk === '0' }),
       (client, { scheduler }) =>
-        from([...items(0, 25), { pk: '0', v: 'last' }, ...items(100, 3)]).pipe(dynamoBatchWrite(client, 'T', { ...fast, batchSize: 25, concurrency: 4, scheduler })),
+        from([...items(0, 25), { pk: '0', v: 'last' }, ...items(100, 3)]).pipe(
+          dynamoBatchWrite(client, 'T', { ...fast, batchSize: 25, concurrency: 4, scheduler }),
+        ),
     );
     // batch 2 ([0, 100, 101, 102]) waits until batch 1's retry of key 0 (call at 11) is answered at 12
-    expect(calls.map((c) => [c.at, c.requests.length])).toEqual([[0, 25], [11, 1], [12, 4]]);
+    expect(calls.map((c) => [c.at, c.requests.length])).toEqual([
+      [0, 25],
+      [11, 1],
+      [12, 4],
+    ]);
   });
 
   it('should reject an invalid item alone with onFailure "emit" and write the rest of its batch', () => {
     const { calls, events } = run(
       () => ({}),
-      (client, { scheduler }) => from([{ pk: '1' }, { nokey: true }, { pk: '' }, { pk: '2' }]).pipe(dynamoBatchWrite(client, 'T', { ...fast, onFailure: 'emit', scheduler })),
+      (client, { scheduler }) =>
+        from([{ pk: '1' }, { nokey: true }, { pk: '' }, { pk: '2' }]).pipe(
+          dynamoBatchWrite(client, 'T', { ...fast, onFailure: 'emit', scheduler }),
+        ),
     );
     expect(calls.map((c) => c.requests)).toEqual([['T:1', 'T:2']]);
     const failures = events.filter((e) => e.result?.failed);
@@ -225,7 +290,8 @@ describe('dynamoBatchWrite (virtual time)', () => {
   it('should sum consumed capacity per table over all attempts', () => {
     const { events } = run(
       (call) => ({ consumed: call.requests.length, unprocessed: (_t, pk) => call.at === 0 && pk === '1' }),
-      (client, { scheduler }) => from(items(0, 4)).pipe(dynamoBatchWrite(client, 'T', { ...fast, returnConsumedCapacity: 'TOTAL', scheduler })),
+      (client, { scheduler }) =>
+        from(items(0, 4)).pipe(dynamoBatchWrite(client, 'T', { ...fast, returnConsumedCapacity: 'TOTAL', scheduler })),
     );
     expect(events[0]!.result!.consumedCapacity).toEqual([{ TableName: 'T', CapacityUnits: 5 }]);
   });

@@ -45,7 +45,10 @@ describe('retryUnprocessed', () => {
         // calls at 0, then after each delay
         let t = 0;
         const frames = [0, ...delays.map((d) => (t += d))];
-        const marble = frames.map((f, i) => `${i === 0 ? '' : `${f - frames[i - 1]! - 1}ms `}${'abcde'[i]}`).join(' ').replace(/e$/, '(e|)');
+        const marble = frames
+          .map((f, i) => `${i === 0 ? '' : `${f - frames[i - 1]! - 1}ms `}${'abcde'[i]}`)
+          .join(' ')
+          .replace(/e$/, '(e|)');
         expectObservable(result).toBe(marble, { a: 1, b: 2, c: 3, d: 4, e: 5 });
       });
     }
@@ -65,13 +68,15 @@ describe('retryUnprocessed', () => {
   it('should retry throttling errors with backoff and stop at once on a non-retryable error', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       let calls = 0;
-      const send = (): Observable<CallOutcome<string, null>> =>
-        ++calls === 1 ? cold('-#', {}, throttled()) : cold('-#', {}, invalid());
+      const send = (): Observable<CallOutcome<string, null>> => (++calls === 1 ? cold('-#', {}, throttled()) : cold('-#', {}, invalid()));
       const result = of(['a']).pipe(
         retryUnprocessed(send, { backoff: { baseDelayMs: 10, jitter: 'none' } }),
         map((s) => `${s.attempt}:${s.fatal}:${s.final}:${(s.error as Error).name}`),
       );
-      expectObservable(result).toBe('-a 10ms (b|)', { a: '1:false:false:ProvisionedThroughputExceededException', b: '2:true:true:ValidationException' });
+      expectObservable(result).toBe('-a 10ms (b|)', {
+        a: '1:false:false:ProvisionedThroughputExceededException',
+        b: '2:true:true:ValidationException',
+      });
     });
   });
 
@@ -105,7 +110,10 @@ describe('retryUnprocessed', () => {
         calls++;
         return response.pipe(map((): CallOutcome<string, null> => ({ unprocessed: r, response: null })));
       };
-      const result = of(['a']).pipe(retryUnprocessed(send, { backoff: { baseDelayMs: 10, jitter: 'none' } }), map((s) => s.attempt));
+      const result = of(['a']).pipe(
+        retryUnprocessed(send, { backoff: { baseDelayMs: 10, jitter: 'none' } }),
+        map((s) => s.attempt),
+      );
       // unsubscribed at 5, while waiting out the 10 ms backoff before the second call
       expectObservable(result, '^----!').toBe('--a', { a: 1 });
       expectSubscriptions(response.subscriptions).toBe(['^--!']);
@@ -118,7 +126,10 @@ describe('retryUnprocessed', () => {
       const response = cold('-----r|');
       const send = () => response.pipe(map((): CallOutcome<string, null> => ({ unprocessed: [], response: null })));
       const batches = hot('(abc)', { a: ['a'], b: ['b'], c: ['c'] });
-      const result = batches.pipe(retryUnprocessed(send, { concurrency: 1 }), map((s) => s.batch[0]));
+      const result = batches.pipe(
+        retryUnprocessed(send, { concurrency: 1 }),
+        map((s) => s.batch[0]),
+      );
       expectObservable(result, '^--!').toBe('');
       // one call, cancelled at 3; b and c never start
       expectSubscriptions(response.subscriptions).toBe(['^--!']);

@@ -87,7 +87,12 @@ describe('withFaults', () => {
     const client = withFaults(inner.client, { unprocessedRate: 1 });
     const written = await client.send(writeAll(table));
     expect(written.UnprocessedItems).toEqual({ [table]: puts() });
-    const keys = { Keys: [{ pk: { S: 'k00' } }], ProjectionExpression: '#k', ExpressionAttributeNames: { '#k': 'pk' }, ConsistentRead: true };
+    const keys = {
+      Keys: [{ pk: { S: 'k00' } }],
+      ProjectionExpression: '#k',
+      ExpressionAttributeNames: { '#k': 'pk' },
+      ConsistentRead: true,
+    };
     const read = await client.send(new BatchGetItemCommand({ RequestItems: { [table]: keys } }));
     expect(read.Responses).toEqual({ [table]: [] });
     expect(read.UnprocessedKeys).toEqual({ [table]: keys });
@@ -100,7 +105,9 @@ describe('withFaults', () => {
     const table = await createTable();
     const client = withFaults(DynamoDBDocumentClient.from(raw), { unprocessedRate: 0.5, seed: 3 });
     const items = pks.map((pk, n) => ({ pk, n }));
-    const written = await client.send(new BatchWriteCommand({ RequestItems: { [table]: items.map((Item) => ({ PutRequest: { Item } })) } }));
+    const written = await client.send(
+      new BatchWriteCommand({ RequestItems: { [table]: items.map((Item) => ({ PutRequest: { Item } })) } }),
+    );
     const held = (written.UnprocessedItems![table] ?? []).map((request) => request.PutRequest!.Item);
     expect(held.length).toBeGreaterThan(0);
     expect(held.every((item) => items.includes(item as (typeof items)[number]))).toBe(true); // the very objects sent
@@ -125,9 +132,13 @@ describe('withFaults', () => {
         $retryable: { throttling: true },
       });
     }
-    const byDefault = await withFaults(raw, { throttleRate: 1 }).send(writeAll(table)).catch((e: unknown) => e);
+    const byDefault = await withFaults(raw, { throttleRate: 1 })
+      .send(writeAll(table))
+      .catch((e: unknown) => e);
     expect(byDefault).toBeInstanceOf(ProvisionedThroughputExceededException);
-    const server = await withFaults(raw, { throttleRate: 1, errorNames: ['InternalServerError'] }).send(writeAll(table)).catch((e: unknown) => e);
+    const server = await withFaults(raw, { throttleRate: 1, errorNames: ['InternalServerError'] })
+      .send(writeAll(table))
+      .catch((e: unknown) => e);
     expect(server).toMatchObject({ name: 'InternalServerError', $fault: 'server', $metadata: { httpStatusCode: 500 } });
     expect(inner.calls).toEqual([]);
     expect(await scanKeys(table)).toEqual([]);

@@ -66,7 +66,13 @@ describe('withSimulatedCapacity', () => {
     const response = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: requests } }));
     expect(response.UnprocessedItems).toEqual({ [table]: requests.slice(10) });
     expect(await scanKeys(table)).toEqual(keysOf(10, 'a'));
-    expect(capacityStats(client)).toEqual({ writeUnitsConsumed: 10, readUnitsConsumed: 0, writeRequestsThrottled: 5, readKeysThrottled: 0, callsThrottled: 0 });
+    expect(capacityStats(client)).toEqual({
+      writeUnitsConsumed: 10,
+      readUnitsConsumed: 0,
+      writeRequestsThrottled: 5,
+      readKeysThrottled: 0,
+      callsThrottled: 0,
+    });
   });
 
   it('should charge a put one unit per started KB and a delete one unit, in request order', async () => {
@@ -91,7 +97,11 @@ describe('withSimulatedCapacity', () => {
     expect(refilled.UnprocessedItems).toEqual({ [table]: [put('b03'), put('b04')] });
     time = 60_000; // a minute later the bucket holds 20, not 600
     const capped = await send(keysOf(25, 'c'));
-    expect(capped.UnprocessedItems![table]).toEqual(keysOf(25, 'c').slice(20).map((pk) => put(pk)));
+    expect(capped.UnprocessedItems![table]).toEqual(
+      keysOf(25, 'c')
+        .slice(20)
+        .map((pk) => put(pk)),
+    );
     expect(await scanKeys(table)).toEqual([...keysOf(20, 'a'), ...keysOf(3, 'b'), ...keysOf(20, 'c')]);
   });
 
@@ -101,7 +111,9 @@ describe('withSimulatedCapacity', () => {
     const client = withSimulatedCapacity(raw, { writeUnitsPerSecond: 2, now: () => time });
     await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: [put('a'), put('b')] } }));
     time = 500; // 1 unit: not enough for a 2-unit item
-    const error = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: [put('big', 1025), put('c')] } })).catch((e: unknown) => e);
+    const error = await client
+      .send(new BatchWriteItemCommand({ RequestItems: { [table]: [put('big', 1025), put('c')] } }))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProvisionedThroughputExceededException);
     expect(error).toMatchObject({
       name: 'ProvisionedThroughputExceededException',
@@ -134,10 +146,18 @@ describe('withSimulatedCapacity', () => {
       name: 'ProvisionedThroughputExceededException',
     });
     time = 1000; // 2 units: strongly consistent reads cost 1 each
-    const consistent = await client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys.slice(3), ConsistentRead: true } } }));
+    const consistent = await client.send(
+      new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys.slice(3), ConsistentRead: true } } }),
+    );
     expect(consistent.Responses![table]!.map((item) => item.pk!.S).sort()).toEqual(['r02', 'r03']);
     expect(consistent.UnprocessedKeys).toEqual({ [table]: { Keys: [key('r04')], ConsistentRead: true } });
-    expect(capacityStats(client)).toEqual({ writeUnitsConsumed: 0, readUnitsConsumed: 4, writeRequestsThrottled: 0, readKeysThrottled: 4, callsThrottled: 1 });
+    expect(capacityStats(client)).toEqual({
+      writeUnitsConsumed: 0,
+      readUnitsConsumed: 4,
+      writeRequestsThrottled: 0,
+      readKeysThrottled: 4,
+      callsThrottled: 1,
+    });
   });
 
   it('should hold back every key of a table when a projection leaves the key out and the bucket cannot pay', async () => {
@@ -155,7 +175,12 @@ describe('withSimulatedCapacity', () => {
 
   it('should not charge the keys the real response left unprocessed, and merge them with its own', async () => {
     const item = { pk: { S: 'a' } };
-    const fake = { send: async (_command: unknown) => ({ Responses: { T: [item] }, UnprocessedKeys: { T: { Keys: [{ pk: { S: 'c' } }], ConsistentRead: true } } }) };
+    const fake = {
+      send: async (_command: unknown) => ({
+        Responses: { T: [item] },
+        UnprocessedKeys: { T: { Keys: [{ pk: { S: 'c' } }], ConsistentRead: true } },
+      }),
+    };
     const client = withSimulatedCapacity(fake, { readUnitsPerSecond: 1, now: () => 0 });
     const keys = ['a', 'b', 'c'].map((pk) => ({ pk: { S: pk } }));
     const response = await client.send(new BatchGetItemCommand({ RequestItems: { T: { Keys: keys, ConsistentRead: true } } }));
@@ -168,10 +193,14 @@ describe('withSimulatedCapacity', () => {
     const documents = DynamoDBDocumentClient.from(raw);
     const client = withSimulatedCapacity(documents, { writeUnitsPerSecond: 3, readUnitsPerSecond: 1, now: () => 0 });
     const items = [1, 2, 3, 4].map((n) => ({ pk: `d${n}`, n, tags: new Set(['x']) }));
-    const written = await client.send(new BatchWriteCommand({ RequestItems: { [table]: items.map((Item) => ({ PutRequest: { Item } })) } }));
+    const written = await client.send(
+      new BatchWriteCommand({ RequestItems: { [table]: items.map((Item) => ({ PutRequest: { Item } })) } }),
+    );
     expect(written.UnprocessedItems).toEqual({ [table]: [{ PutRequest: { Item: items[3] } }] });
     expect(await scanKeys(table)).toEqual(['d1', 'd2', 'd3']);
-    const read = await client.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: [{ pk: 'd1' }, { pk: 'd2' }, { pk: 'd3' }] } } }));
+    const read = await client.send(
+      new BatchGetCommand({ RequestItems: { [table]: { Keys: [{ pk: 'd1' }, { pk: 'd2' }, { pk: 'd3' }] } } }),
+    );
     expect(read.Responses![table]!.sort((a, b) => String(a.pk).localeCompare(String(b.pk)))).toEqual(items.slice(0, 2));
     expect(read.UnprocessedKeys).toEqual({ [table]: { Keys: [{ pk: 'd3' }] } });
   });
@@ -206,7 +235,9 @@ describe('withSimulatedCapacity', () => {
   });
 
   it('should reject bad options when created, naming the value', () => {
-    expect(() => withSimulatedCapacity(raw, { writeUnitsPerSecond: 0 })).toThrow(new RangeError('writeUnitsPerSecond must be a finite number > 0, got 0'));
+    expect(() => withSimulatedCapacity(raw, { writeUnitsPerSecond: 0 })).toThrow(
+      new RangeError('writeUnitsPerSecond must be a finite number > 0, got 0'),
+    );
     expect(() => withSimulatedCapacity(raw, { readUnitsPerSecond: -1 })).toThrow(RangeError);
     expect(() => withSimulatedCapacity(raw, { burstSeconds: Number.NaN })).toThrow(/burstSeconds .* got NaN/);
     expect(() => capacityStats(raw)).toThrow(TypeError);
