@@ -13,6 +13,36 @@ export {
 export { backoffDelay, DEFAULT_BACKOFF } from './internal/backoff.js';
 export { itemSize } from './internal/itemSize.js';
 export { isRetryableError } from './internal/retryable.js';
-export { BatchWriteError, InvalidRequestError, type BatchWriteErrorCode, type InvalidRequestCode } from './internal/errors.js';
+export {
+  BatchGetError,
+  BatchGetFailure,
+  BatchWriteError,
+  InvalidRequestError,
+  type BatchGetErrorCode,
+  type BatchWriteErrorCode,
+  type InvalidRequestCode,
+} from './internal/errors.js';
 export { BATCH_WRITE_MAX_REQUESTS, BATCH_GET_MAX_KEYS, MAX_ITEM_BYTES, MAX_REQUEST_BYTES } from './internal/constants.js';
-export type { BackoffOptions, BatchOptions, BatchWriteResult, DynamoDBSender, Item, Key, WriteRequest } from './internal/types.js';
+export type {
+  BackoffOptions,
+  BatchOptions,
+  BatchWriteResult,
+  DynamoDBSender,
+  GetRequest,
+  GetResponse,
+  Item,
+  Key,
+  WriteRequest,
+} from './internal/types.js';
+export { dynamoBatchGet, type BatchGetTableOptions } from './operators/dynamoBatchGet.js';
+export { dynamoBatchGetRequests, type BatchGetRequestsOptions } from './operators/dynamoBatchGetRequests.js';
+export { dynamoLookup, type Lookup } from './operators/dynamoLookup.js';
+export type { BatchGetOptions } from './operators/getInternals.js';
+export { scan } from './sources/scan.js';
+export { scanPages } from './sources/scanPages.js';
+export { query } from './sources/query.js';
+export { queryPages } from './sources/queryPages.js';
+export { parallelScan, type ParallelScanOptions } from './sources/parallelScan.js';
+export { fromAsyncIterable } from './sources/fromAsyncIterable.js';
+export type { Page, QueryInput, ScanInput, SourceOptions } from './sources/pageInternals.js';
+export { backpressure, type Backpressure } from './internal/backpressure.js';

@@ -1,5 +1,5 @@
 import { DescribeTableCommand, type DescribeTableCommandOutput } from '@aws-sdk/client-dynamodb';
-import type { marshallOptions } from '@aws-sdk/util-dynamodb';
+import type { marshallOptions, unmarshallOptions } from '@aws-sdk/util-dynamodb';
 import { from, Observable, of, tap } from 'rxjs';
 import type { DynamoDBSender } from './types.js';
 
@@ -37,6 +37,12 @@ export const DEFAULT_MARSHALL_OPTIONS: marshallOptions = { removeUndefinedValues
 export function marshallOptionsOf(client: DynamoDBSender): marshallOptions {
   const config = (client as { config?: { translateConfig?: { marshallOptions?: marshallOptions } } }).config;
   return config?.translateConfig?.marshallOptions ?? DEFAULT_MARSHALL_OPTIONS;
+}
+
+/** A `DynamoDBDocumentClient`'s own unmarshal options (its `translateConfig`), or the SDK's defaults. */
+export function unmarshallOptionsOf(client: DynamoDBSender): unmarshallOptions {
+  const config = (client as { config?: { translateConfig?: { unmarshallOptions?: unmarshallOptions } } }).config;
+  return config?.translateConfig?.unmarshallOptions ?? {};
 }
 
 /** A table's key attributes (partition key first) and, when known from DescribeTable, their types. */

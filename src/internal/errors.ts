@@ -1,4 +1,4 @@
-import type { WriteRequest } from './types.js';
+import type { GetRequest, WriteRequest } from './types.js';
 
 /** Why a write did not happen. Tests and callers branch on `code`, never on the message. */
 export type BatchWriteErrorCode =
@@ -57,4 +57,45 @@ export class InvalidRequestError extends Error {
     this.code = code;
     this.request = request;
   }
+}
+
+/** Why a read did not happen. */
+export type BatchGetErrorCode =
+  /** Keys were still unprocessed, or calls kept failing with throttling errors, after `maxAttempts` calls. */
+  | 'batchGet.attemptsExhausted'
+  /** A call failed with an error that is not retried (ValidationException, ResourceNotFoundException, access…). */
+  | 'batchGet.nonRetryable'
+  /** A key was rejected before any call: see `cause`, an {@link InvalidRequestError}. */
+  | 'batchGet.invalidRequest';
+
+/**
+ * The error a read operator fails with (`onFailure: 'error'`), or the `error` of a failure record
+ * (`onFailure: 'emit'`): `unprocessed` lists every key taken from the source and not read, in input order.
+ */
+export class BatchGetError extends Error {
+  override readonly name = 'BatchGetError';
+  readonly code: BatchGetErrorCode;
+  /** Every key taken from the source and not read, with its table, in input order. */
+  readonly unprocessed: GetRequest[];
+  /** BatchGetItem calls the failing batch made. */
+  readonly attempts: number;
+
+  constructor(code: BatchGetErrorCode, message: string, details: { unprocessed: GetRequest[]; attempts: number; cause?: unknown }) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.unprocessed = details.unprocessed;
+    this.attempts = details.attempts;
+  }
+}
+
+/**
+ * With `onFailure: 'emit'`, what `dynamoBatchGet` emits in place of an item for a key it could not read. Tell it
+ * from items with `instanceof BatchGetFailure`.
+ */
+export class BatchGetFailure {
+  constructor(
+    readonly table: string,
+    readonly key: Record<string, unknown>,
+    readonly error: BatchGetError | InvalidRequestError,
+  ) {}
 }

@@ -7,6 +7,21 @@ export type Item = Record<string, NativeAttributeValue>;
 /** A primary key as a plain JavaScript object: the partition key attribute, and the sort key attribute if any. */
 export type Key = Record<string, NativeAttributeValue>;
 
+/** One key to read, from one table. */
+export interface GetRequest {
+  table: string;
+  key: Key;
+}
+
+/** What a read of one key gave: the item, or `undefined` when no item has that key. */
+export interface GetResponse {
+  table: string;
+  key: Key;
+  item: Item | undefined;
+  /** With `onFailure: 'emit'` only: why the key could not be read (then `item` is undefined). */
+  error?: unknown;
+}
+
 /** One put or delete, for one table. */
 export type WriteRequest = { table: string; put: Item } | { table: string; delete: Key };
 
@@ -67,4 +82,18 @@ export interface BatchWriteResult {
   failed?: WriteRequest[];
   /** With `onFailure: 'emit'` only, alongside `failed`: why they were not written. */
   error?: unknown;
+}
+
+/** What one call answered: the requests it did not process (DynamoDB's `UnprocessedItems` / `UnprocessedKeys`). */
+export interface CallOutcome<T, R> {
+  unprocessed: T[];
+  response: R;
+  /** Requests the call found invalid on their own: they are neither written nor retried. @default [] */
+  rejected?: Array<Rejection<T>>;
+}
+
+/** A request that failed for good, with its own error. */
+export interface Rejection<T> {
+  request: T;
+  error: unknown;
 }

@@ -31,10 +31,11 @@ export function requestTable(request: unknown): string | undefined {
   return isObject(request) && typeof request.table === 'string' && request.table.length > 0 ? request.table : undefined;
 }
 
-function checkKey(
+/** Checks a marshalled key (or item) has every key attribute, of a key type, not empty; names table and key if not. */
+export function checkKey(
   av: Record<string, AttributeValue>,
   schema: KeySchema,
-  request: WriteRequest,
+  request: unknown,
   table: string,
 ): InvalidRequestError | undefined {
   for (const a of schema.attributes) {
@@ -120,7 +121,8 @@ export function prepareWrite(
   return { id, request, table, key, wire: { DeleteRequest: { Key: av } }, bytes, superseded: [] };
 }
 
-function preview(value: unknown): string {
+/** A value, shown short, for error messages. */
+export function preview(value: unknown): string {
   try {
     const s = JSON.stringify(value);
     return s === undefined ? String(value) : s.length > 200 ? `${s.slice(0, 200)}…` : s;

@@ -19,21 +19,9 @@ import {
 import { backoffDelay, validateBackoff } from '../internal/backoff.js';
 import { createLimiter } from '../internal/limiter.js';
 import { isRetryableError } from '../internal/retryable.js';
-import type { BackoffOptions } from '../internal/types.js';
+import type { BackoffOptions, CallOutcome, Rejection } from '../internal/types.js';
 
-/** What one call answered: the requests it did not process (DynamoDB's `UnprocessedItems` / `UnprocessedKeys`). */
-export interface CallOutcome<T, R> {
-  unprocessed: T[];
-  response: R;
-  /** Requests the call found invalid on their own: they are neither written nor retried. @default [] */
-  rejected?: Array<Rejection<T>>;
-}
-
-/** A request that failed for good, with its own error. */
-export interface Rejection<T> {
-  request: T;
-  error: unknown;
-}
+export type { CallOutcome, Rejection };
 
 /** One attempt of one batch. The last step of a batch has `final: true`. */
 export interface RetryStep<T, R> {

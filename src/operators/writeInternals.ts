@@ -26,18 +26,19 @@ import {
   Subject,
   throwError,
 } from 'rxjs';
-import { validateBackoff } from '../internal/backoff.js';
-import { isRetryableError } from '../internal/retryable.js';
+import { validateBatchOptions } from '../internal/options.js';
+import type { Backpressure } from '../internal/backpressure.js';
+import { splitOnRejection } from '../internal/splitOnRejection.js';
 import { marshallOptionsOf, sendCommand, type KeySchema } from '../internal/client.js';
 import { BATCH_WRITE_MAX_REQUESTS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
 import { sumConsumedCapacity } from '../internal/consumedCapacity.js';
 import { BatchWriteError, type BatchWriteErrorCode, InvalidRequestError } from '../internal/errors.js';
 import { type Taken, withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
 import { describeKey, keyString } from '../internal/keys.js';
-import type { BatchOptions, BatchWriteResult, DynamoDBSender, WriteRequest } from '../internal/types.js';
+import type { BatchOptions, BatchWriteResult, CallOutcome, DynamoDBSender, Rejection, WriteRequest } from '../internal/types.js';
 import { type PreparedWrite, prepareWrite, requestTable } from '../internal/writeRequest.js';
 import { bufferBatch } from './bufferBatch.js';
-import { type CallOutcome, type Rejection, type RetryStep, retryUnprocessed } from './retryUnprocessed.js';
+import { type RetryStep, retryUnprocessed } from './retryUnprocessed.js';
 
 /** Options of the write operators. */
 export interface BatchWriteOptions extends BatchOptions {
@@ -49,6 +50,8 @@ export interface BatchWriteOptions extends BatchOptions {
   returnConsumedCapacity?: 'TOTAL' | 'INDEXES';
   /** How plain items are marshalled. @default a DynamoDBDocumentClient's own, else `{ removeUndefinedValues: true, convertClassInstanceToMap: true }` */
   marshallOptions?: marshallOptions;
+  /** The link to release as requests are settled (written or failed), so that its source reads on. @default none */
+  backpressure?: Backpressure;
 }
 
 interface BatchState {
@@ -63,17 +66,6 @@ interface BatchState {
 
 type Rejected = WithSchema<WriteRequest> & { error: unknown };
 type Outcome = CallOutcome<PreparedWrite, BatchWriteItemCommandOutput | undefined>;
-
-/** Validates the options every write operator shares; throws a RangeError naming the bad value. */
-export function validateWriteOptions(options: BatchWriteOptions): void {
-  const { concurrency = 4, maxAttempts = 10, batchSize = BATCH_WRITE_MAX_REQUESTS, onFailure = 'error', backoff } = options;
-  if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
-  if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
-  if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= BATCH_WRITE_MAX_REQUESTS))
-    throw new RangeError(`batchSize must be an integer from 1 to ${BATCH_WRITE_MAX_REQUESTS}, got ${batchSize}`);
-  if (onFailure !== 'error' && onFailure !== 'emit') throw new RangeError(`onFailure must be 'error' or 'emit', got ${String(onFailure)}`);
-  validateBackoff(backoff);
-}
 
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
 /** The requests an entry stands for, the ones it replaced included, in input order. */
@@ -94,7 +86,7 @@ export function writeRequestsInternal(
   keyAttributesOf: (table: string) => string[] | undefined,
   options: BatchWriteOptions,
 ): OperatorFunction<WriteRequest, BatchWriteResult> {
-  validateWriteOptions(options);
+  validateBatchOptions(options, BATCH_WRITE_MAX_REQUESTS);
   const {
     concurrency = 4,
     maxAttempts = 10,
@@ -105,6 +97,7 @@ export function writeRequestsInternal(
     random = Math.random,
     onFailure = 'error',
     returnConsumedCapacity,
+    backpressure: link,
   } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
 
@@ -113,6 +106,10 @@ export function writeRequestsInternal(
       let sourceError: { error: unknown } | undefined;
       let nextId = 0;
       const ledger = new Map<number, WriteRequest>();
+      /** A request is settled (written, or failed and handed back): off the ledger, and off the backpressure link. */
+      const settled = (id: number) => {
+        if (ledger.delete(id)) link?.release(1);
+      };
       const schemas = new Map<string, KeySchema>();
       const latest = new Map<string, BatchState>();
       const batches = new Map<PreparedWrite[], BatchState>();
@@ -127,7 +124,7 @@ export function writeRequestsInternal(
             ? error.message
             : `DescribeTable for ${requestTable(request)} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`;
         if (onFailure === 'error') throw failure(code, message, error, 0);
-        ledger.delete(id);
+        settled(id);
         return [
           {
             requests: [],
@@ -177,34 +174,11 @@ export function writeRequestsInternal(
         );
       };
 
-      /**
-       * One attempt. DynamoDB rejects a whole call with a ValidationException when one request in it is bad, so such
-       * a call is halved until the offenders stand alone: only they fail, the rest is written (in the same attempt).
-       */
-      const send = (entries: PreparedWrite[]): Observable<Outcome> =>
-        callOnce(entries).pipe(
-          catchError((error: unknown) => {
-            if ((error as { name?: unknown } | null)?.name !== 'ValidationException') return throwError(() => error);
-            if (entries.length === 1) return of({ unprocessed: [], rejected: [{ request: entries[0]!, error }], response: undefined });
-            const half = (part: PreparedWrite[]) =>
-              send(part).pipe(
-                catchError((e: unknown) =>
-                  isRetryableError(e) ? of<Outcome>({ unprocessed: part, response: undefined }) : throwError(() => e),
-                ),
-              );
-            const middle = Math.ceil(entries.length / 2);
-            return concat(half(entries.slice(0, middle)), half(entries.slice(middle))).pipe(
-              reduce((a, b): Outcome => ({
-                unprocessed: [...a.unprocessed, ...b.unprocessed],
-                rejected: [...(a.rejected ?? []), ...(b.rejected ?? [])],
-                response: {
-                  $metadata: {},
-                  ConsumedCapacity: [...(a.response?.ConsumedCapacity ?? []), ...(b.response?.ConsumedCapacity ?? [])],
-                },
-              })),
-            );
-          }),
-        );
+      /** One attempt; a call DynamoDB rejects as invalid is split so that only the offending requests fail. */
+      const send = splitOnRejection(callOnce, (a, b) => ({
+        $metadata: {},
+        ConsumedCapacity: [...(a?.ConsumedCapacity ?? []), ...(b?.ConsumedCapacity ?? [])],
+      }));
 
       const describeEntry = (e: PreparedWrite) => {
         const av = 'PutRequest' in e.wire ? e.wire.PutRequest.Item : e.wire.DeleteRequest.Key;
@@ -236,8 +210,8 @@ export function writeRequestsInternal(
 
       const forget = (entries: PreparedWrite[]) => {
         for (const e of entries) {
-          ledger.delete(e.id);
-          for (const s of e.superseded) ledger.delete(s.id);
+          settled(e.id);
+          for (const s of e.superseded) settled(s.id);
         }
       };
 

@@ -1,0 +1,70 @@
+import { map, Observable, type OperatorFunction } from 'rxjs';
+import type { DynamoDBSender, GetRequest, Item, Key } from '../internal/types.js';
+import type { BatchGetTableOptions } from './dynamoBatchGet.js';
+import { type GetOutcome, getRequestsInternal } from './getInternals.js';
+
+/** One key's answer, in input order. */
+export interface Lookup {
+  key: Key;
+  /** The item, or undefined when it is gone (no item has the key) — or, with `error`, when it could not be read. */
+  item: Item | undefined;
+  /** With `onFailure: 'emit'` only. */
+  error?: unknown;
+}
+
+/**
+ * Loads items by key in the order the keys came — "these 50 tickets, in queue order, and tell me which are gone":
+ * emits `{ key, item }` for every key, in input order, with `item` undefined for a key that has no item. Reads are
+ * batched (100 keys per call), de-duplicated and retried as in `dynamoBatchGet`; an answer waits only for the
+ * answers of the keys before it.
+ *
+ * ```
+ * keys:     -a-b-c-|
+ * > dynamoLookup(client, 'Tickets')
+ * lookups:  -------(ABC|)      B = { key: b, item: undefined } when b is gone
+ * ```
+ *
+ * ## Example
+ * ```ts
+ * import { from, toArray } from 'rxjs';
+ * import { dynamoLookup } from 'rxjs-dynamodb';
+ * from(queue.map((id) => ({ id }))).pipe(dynamoLookup(client, 'Tickets'), toArray()).subscribe((rows) => {
+ *   const gone = rows.filter((r) => !r.item).map((r) => r.key.id);
+ * });
+ * ```
+ *
+ * @param client A `DynamoDBClient`, a `DynamoDBDocumentClient`, or anything with their `send`.
+ * @param table The table name.
+ * @param options Those of `dynamoBatchGet`.
+ * @returns An operator from keys to one {@link Lookup} per key, in input order.
+ * @see dynamoBatchGet
+ */
+export function dynamoLookup(client: DynamoDBSender, table: string, options: BatchGetTableOptions = {}): OperatorFunction<Key, Lookup> {
+  const read = getRequestsInternal(client, (t) => (t === table ? options.keyAttributes : undefined), options);
+  return (keys) =>
+    keys.pipe(
+      map((key): GetRequest => ({ table, key })),
+      read,
+      inInputOrder(),
+    );
+}
+
+/** Re-orders outcomes by `id` (0, 1, 2, …): each is emitted once every earlier one has been. */
+function inInputOrder(): OperatorFunction<GetOutcome, Lookup> {
+  return (source) =>
+    new Observable<Lookup>((subscriber) => {
+      const waiting = new Map<number, GetOutcome>();
+      let next = 0;
+      return source.subscribe({
+        next: (outcome) => {
+          waiting.set(outcome.id, outcome);
+          for (let o = waiting.get(next); o !== undefined; o = waiting.get(next)) {
+            waiting.delete(next++);
+            subscriber.next(o.error ? { key: o.request.key, item: undefined, error: o.error } : { key: o.request.key, item: o.item });
+          }
+        },
+        error: (error) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+    });
+}

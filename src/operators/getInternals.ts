@@ -1,0 +1,246 @@
+import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
+import { type marshallOptions, unmarshall, type unmarshallOptions } from '@aws-sdk/util-dynamodb';
+import {
+  asyncScheduler,
+  catchError,
+  concat,
+  concatWith,
+  connect,
+  defer,
+  EMPTY,
+  filter,
+  from,
+  map,
+  merge,
+  mergeMap,
+  type Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  throwError,
+} from 'rxjs';
+import type { Backpressure } from '../internal/backpressure.js';
+import { marshallOptionsOf, sendCommand, type KeySchema, unmarshallOptionsOf } from '../internal/client.js';
+import { BATCH_GET_MAX_KEYS } from '../internal/constants.js';
+import { BatchGetError, type BatchGetErrorCode, InvalidRequestError } from '../internal/errors.js';
+import { type PreparedGet, prepareGet, projectionOf } from '../internal/getRequest.js';
+import { type Taken, withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
+import { describeKey, keyString } from '../internal/keys.js';
+import { validateBatchOptions } from '../internal/options.js';
+import { splitOnRejection } from '../internal/splitOnRejection.js';
+import type { BatchOptions, CallOutcome, DynamoDBSender, GetRequest, Item } from '../internal/types.js';
+import { requestTable } from '../internal/writeRequest.js';
+import { bufferBatch } from './bufferBatch.js';
+import { type RetryStep, retryUnprocessed } from './retryUnprocessed.js';
+
+/** Options of the read operators. */
+export interface BatchGetOptions extends BatchOptions {
+  /** Keys per BatchGetItem call, at most 100. @default 100 */
+  batchSize?: number;
+  /** Closes a batch this long after its first key even if it is not full. @default Infinity */
+  maxBatchWaitMs?: number;
+  /** Strongly consistent reads (twice the read capacity). @default false */
+  consistentRead?: boolean;
+  /**
+   * Top-level attribute names to read; names are passed through `ExpressionAttributeNames`, so reserved words such as
+   * `name` or `status` are fine. The key attributes are always read too. @default every attribute
+   */
+  projection?: string[];
+  /** How keys are marshalled. @default the document client's, else `{ removeUndefinedValues: true, convertClassInstanceToMap: true }` */
+  marshallOptions?: marshallOptions;
+  /** How items are unmarshalled. @default the document client's, else the SDK's defaults */
+  unmarshallOptions?: unmarshallOptions;
+  /** The link to release as keys are settled (read, missing, or failed). @default none */
+  backpressure?: Backpressure;
+}
+
+/** What the read engine says of one key taken from the source, in the order keys are settled. */
+export interface GetOutcome {
+  /** Input order. */
+  id: number;
+  request: GetRequest;
+  /** The item; undefined when no item has the key, or on failure. */
+  item: Item | undefined;
+  /** With `onFailure: 'emit'`: why the key was not read. */
+  error?: BatchGetError | InvalidRequestError;
+}
+
+type Rejected = WithSchema<GetRequest> & { error: unknown };
+type Found = { found: Array<[PreparedGet, Record<string, AttributeValue>]> };
+
+/**
+ * The read engine behind dynamoBatchGet, dynamoBatchGetRequests and dynamoLookup: keys → checks and marshalling →
+ * batches of up to 100 with duplicate keys merged → calls with a shared concurrency limit and `expand` retry of
+ * `UnprocessedKeys` → one outcome per key taken (found, missing, or failed).
+ */
+export function getRequestsInternal(
+  client: DynamoDBSender,
+  keyAttributesOf: (table: string) => string[] | undefined,
+  options: BatchGetOptions,
+): OperatorFunction<GetRequest, GetOutcome> {
+  validateBatchOptions(options, BATCH_GET_MAX_KEYS);
+  const {
+    concurrency = 4,
+    maxAttempts = 10,
+    batchSize = BATCH_GET_MAX_KEYS,
+    maxBatchWaitMs = Infinity,
+    backoff = {},
+    scheduler = asyncScheduler as SchedulerLike,
+    random = Math.random,
+    onFailure = 'error',
+    consistentRead,
+    projection,
+    backpressure: link,
+  } = options;
+  const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
+  const unmarshalling = options.unmarshallOptions ?? unmarshallOptionsOf(client);
+
+  return (source) =>
+    defer(() => {
+      let sourceError: { error: unknown } | undefined;
+      let nextId = 0;
+      const ledger = new Map<number, GetRequest>();
+      const schemas = new Map<string, KeySchema>();
+      const tableParams = new Map<string, Omit<KeysAndAttributes, 'Keys'>>();
+
+      const settle = (id: number) => {
+        if (ledger.delete(id)) link?.release(1);
+      };
+      const failure = (code: BatchGetErrorCode, message: string, cause: unknown, attempts: number, unprocessed = [...ledger.values()]) =>
+        new BatchGetError(code, message, { unprocessed, attempts, cause });
+      /** One outcome per requester of an entry (duplicates included), each settled. */
+      const outcomes = (e: PreparedGet, item: Item | undefined, error?: GetOutcome['error']): GetOutcome[] =>
+        [{ id: e.id, request: e.request }, ...e.duplicates].map(({ id, request }) => {
+          settle(id);
+          return error ? { id, request, item, error } : { id, request, item };
+        });
+      const describeEntry = (e: PreparedGet) => `table ${e.table}, ${describeKey(e.wire, schemas.get(e.table)?.attributes ?? [])}`;
+
+      const reject = ({ id, request, error }: Rejected): GetOutcome[] => {
+        const invalid = error instanceof InvalidRequestError;
+        const message = invalid
+          ? error.message
+          : `DescribeTable for ${requestTable(request)} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`;
+        if (onFailure === 'error') throw failure(invalid ? 'batchGet.invalidRequest' : 'batchGet.nonRetryable', message, error, 0);
+        settle(id);
+        return [{ id, request, item: undefined, error: invalid ? error : failure('batchGet.nonRetryable', message, error, 0, [request]) }];
+      };
+
+      const prepare = (taken: WithSchema<GetRequest>): PreparedGet | Rejected => {
+        if (taken.schemaError !== undefined) return { ...taken, error: taken.schemaError };
+        const schema = taken.schema ?? { attributes: [] };
+        const prepared = prepareGet(taken.request, schema, marshalling, taken.id);
+        if (prepared instanceof InvalidRequestError) return { ...taken, error: prepared };
+        if (!tableParams.has(prepared.table)) {
+          schemas.set(prepared.table, schema);
+          tableParams.set(prepared.table, {
+            ...(consistentRead ? { ConsistentRead: true } : {}),
+            ...(projection ? projectionOf(schema.attributes, projection) : {}),
+          });
+        }
+        return prepared;
+      };
+
+      const callOnce = (entries: PreparedGet[]): Observable<CallOutcome<PreparedGet, Found>> => {
+        const RequestItems: Record<string, KeysAndAttributes> = {};
+        for (const e of entries) (RequestItems[e.table] ??= { ...tableParams.get(e.table), Keys: [] }).Keys!.push(e.wire);
+        return sendCommand<BatchGetItemCommandOutput>(client, new BatchGetItemCommand({ RequestItems })).pipe(
+          map((response) => {
+            const byKey = new Map(entries.map((e) => [e.key, e]));
+            const lookUp = (table: string, av: Record<string, AttributeValue>) => {
+              const entry = byKey.get(keyString(table, av, schemas.get(table)?.attributes ?? []));
+              if (!entry)
+                throw new Error(
+                  `DynamoDB returned a key that was not asked for in this call (table ${table}, ${describeKey(av, schemas.get(table)?.attributes ?? [])})`,
+                );
+              return entry;
+            };
+            const found: Found['found'] = [];
+            for (const [table, items] of Object.entries(response.Responses ?? {}))
+              for (const item of items) found.push([lookUp(table, item), item]);
+            const unprocessed: PreparedGet[] = [];
+            for (const [table, keys] of Object.entries(response.UnprocessedKeys ?? {}))
+              for (const key of keys.Keys ?? []) unprocessed.push(lookUp(table, key));
+            return { unprocessed, response: { found } };
+          }),
+        );
+      };
+      const send = splitOnRejection(callOnce, (a, b) => ({ found: [...(a?.found ?? []), ...(b?.found ?? [])] }));
+
+      const onStep = (step: RetryStep<PreparedGet, Found | undefined>): Observable<GetOutcome> => {
+        const found = new Map(step.response?.found);
+        const left = new Set([...step.unprocessed, ...step.rejected.map((r) => r.request)]);
+        const done: GetOutcome[] = [];
+        for (const e of step.requests) {
+          if (left.has(e)) continue;
+          const av = found.get(e);
+          done.push(...outcomes(e, av ? unmarshall(av, unmarshalling) : undefined));
+        }
+        let fail: BatchGetError | undefined;
+        for (const { request: e, error } of step.rejected) {
+          const message = `DynamoDB rejected the key ${describeEntry(e)} with ${(error as Error).name}: ${(error as Error).message}. It was not read.`;
+          if (onFailure === 'error') fail ??= failure('batchGet.nonRetryable', message, error, step.attempt);
+          else done.push(...outcomes(e, undefined, failure('batchGet.nonRetryable', message, error, step.attempt, [e.request])));
+        }
+        if (step.final && step.unprocessed.length > 0 && !fail) {
+          const cause = step.error as { name?: string; message?: string } | undefined;
+          const code: BatchGetErrorCode = step.fatal ? 'batchGet.nonRetryable' : 'batchGet.attemptsExhausted';
+          const message = step.fatal
+            ? `BatchGetItem failed with ${cause?.name}: ${cause?.message}. The call's ${step.unprocessed.length} keys were not read (first: ${describeEntry(step.unprocessed[0]!)}).`
+            : `${step.unprocessed.length} keys were still unprocessed after ${step.attempt} BatchGetItem calls${cause ? ` (last error ${cause.name})` : ''}. They are in .unprocessed; lower concurrency, raise maxAttempts or the table's read capacity.`;
+          if (onFailure === 'error') fail = failure(code, message, step.error, step.attempt);
+          else {
+            const failed = step.unprocessed.flatMap((e) => [e.request, ...e.duplicates.map((d) => d.request)]);
+            const error = failure(code, message, step.error, step.attempt, failed);
+            for (const e of step.unprocessed) done.push(...outcomes(e, undefined, error));
+          }
+        }
+        // what was read is handed over before the error, so that nothing read is lost
+        return fail
+          ? concat(
+              from(done),
+              throwError(() => fail),
+            )
+          : from(done);
+      };
+
+      const retry = retryUnprocessed(send, { concurrency, maxAttempts, backoff, scheduler, random });
+
+      return source.pipe(
+        catchError((error: unknown) => {
+          sourceError = { error };
+          return EMPTY;
+        }),
+        map((request): Taken<GetRequest> => {
+          const id = nextId++;
+          ledger.set(id, request);
+          return { id, request };
+        }),
+        withKeySchemas<GetRequest>(client, requestTable, keyAttributesOf),
+        map(prepare),
+        connect((taken) =>
+          merge(
+            taken.pipe(
+              filter((t): t is Rejected => 'error' in t),
+              mergeMap(reject),
+            ),
+            taken.pipe(
+              filter((t): t is PreparedGet => !('error' in t)),
+              bufferBatch<PreparedGet>({
+                maxCount: batchSize,
+                key: (e) => e.key,
+                merge: (earlier, later) => {
+                  earlier.duplicates.push({ id: later.id, request: later.request }, ...later.duplicates);
+                  return earlier;
+                },
+                maxWaitMs: maxBatchWaitMs,
+                scheduler,
+              }),
+              retry,
+              mergeMap(onStep),
+            ),
+          ),
+        ),
+        concatWith(defer(() => (sourceError ? throwError(() => sourceError!.error) : EMPTY))),
+      );
+    });
+}

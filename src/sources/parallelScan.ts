@@ -1,0 +1,66 @@
+import { from, mergeMap, type Observable } from 'rxjs';
+import type { DynamoDBSender, Item, Key } from '../internal/types.js';
+import { paginate, type ScanInput, type SourceOptions } from './pageInternals.js';
+
+export interface ParallelScanOptions extends Omit<SourceOptions, 'startKey'> {
+  /** Segments the table is split into (DynamoDB's `TotalSegments`, 1 to 1,000,000). */
+  totalSegments: number;
+  /**
+   * The segments this call scans, e.g. `[0, 1, 2, 3]` of 16, so that several machines or Lambda invocations each take
+   * a share and nothing is read twice. @default all of them
+   */
+  segments?: number[];
+  /** Segments scanned at once. @default all of `segments` */
+  concurrency?: number;
+  /** Where each segment starts: its `LastEvaluatedKey` from an earlier run, by segment number. @default {} */
+  startKeys?: Record<number, Key>;
+}
+
+/**
+ * Every item of a table, with its segments scanned side by side (Scan's `Segment` / `TotalSegments`). Segments are
+ * disjoint and together cover the table; `segments` takes a share of them.
+ *
+ * ```
+ * segment 0:  -a---b|
+ * segment 1:  --c-d---e|
+ * > parallelScan(client, { TableName: 'Tickets' }, { totalSegments: 2 })
+ * items:      -ac-db--e|
+ * ```
+ *
+ * ## Example
+ * ```ts
+ * import { parallelScan } from 'rxjs-dynamodb';
+ * // this worker takes segments 0-3 of 16; three others take the rest
+ * parallelScan(client, { TableName: 'Tickets' }, { totalSegments: 16, segments: [0, 1, 2, 3] }).subscribe(process);
+ * ```
+ *
+ * @param client A `DynamoDBClient`, a `DynamoDBDocumentClient`, or anything with their `send`.
+ * @param input The Scan input in the document model (without `Segment` / `TotalSegments`).
+ * @param options `totalSegments`, `segments`, `concurrency`, and the options of `scan`.
+ * @returns An Observable of items, interleaved across segments.
+ * @see scan
+ */
+export function parallelScan(client: DynamoDBSender, input: ScanInput, options: ParallelScanOptions): Observable<Item> {
+  const { totalSegments, startKeys = {}, ...rest } = options;
+  if (!(Number.isInteger(totalSegments) && totalSegments >= 1 && totalSegments <= 1_000_000))
+    throw new RangeError(`totalSegments must be an integer from 1 to 1000000, got ${totalSegments}`);
+  const segments = options.segments ?? Array.from({ length: totalSegments }, (_, i) => i);
+  for (const s of segments)
+    if (!(Number.isInteger(s) && s >= 0 && s < totalSegments))
+      throw new RangeError(`segments must be integers from 0 to ${totalSegments - 1}, got ${s}`);
+  if (new Set(segments).size !== segments.length) throw new RangeError(`segments must not repeat, got [${segments.join(', ')}]`);
+  const { concurrency = Math.max(1, segments.length) } = options;
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
+  return from(segments).pipe(
+    mergeMap(
+      (segment) =>
+        paginate(
+          client,
+          'scan',
+          { ...input, Segment: segment, TotalSegments: totalSegments },
+          { ...rest, startKey: startKeys[segment] },
+        ).pipe(mergeMap((page) => page.Items)),
+      concurrency,
+    ),
+  );
+}
