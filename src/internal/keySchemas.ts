@@ -28,7 +28,8 @@ export function withKeySchemas<R>(
   return (source) =>
     new Observable<WithSchema<R>>((subscriber) => {
       const known = new Map<string, { schema?: KeySchema; schemaError?: unknown }>();
-      const queue: Array<Taken<R>> = [];
+      let queue: Array<Taken<R> | undefined> = [];
+      let head = 0;
       let describing: Subscription | undefined;
       let waiting = false;
       let completed = false;
@@ -58,13 +59,17 @@ export function withKeySchemas<R>(
         return false;
       };
       const drain = (): void => {
-        while (queue.length > 0 && !waiting) {
-          const taken = queue[0]!;
+        while (head < queue.length && !waiting) {
+          const taken = queue[head]!;
           const table = tableOf(taken.request);
           if (table !== undefined && !lookUp(table)) return;
-          queue.shift();
+          queue[head++] = undefined;
           if (table !== undefined) Object.assign(taken, known.get(table));
           subscriber.next(taken);
+        }
+        if (head === queue.length) {
+          queue = [];
+          head = 0;
         }
         if (completed && queue.length === 0 && !waiting) subscriber.complete();
       };

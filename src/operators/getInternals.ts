@@ -26,6 +26,7 @@ import { type PreparedGet, prepareGet, projectionOf } from '../internal/getReque
 import { type Taken, withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
 import { describeKey, keyString } from '../internal/keys.js';
 import { validateBatchOptions } from '../internal/options.js';
+import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
 import type { BatchOptions, CallOutcome, DynamoDBSender, GetRequest, Item } from '../internal/types.js';
 import { requestTable } from '../internal/writeRequest.js';
@@ -93,6 +94,8 @@ export function getRequestsInternal(
   } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
   const unmarshalling = options.unmarshallOptions ?? unmarshallOptionsOf(client);
+  /** Batches per table in progress at once. */
+  const maxInProgress = 2 * concurrency;
 
   return (source) =>
     defer(() => {
@@ -166,7 +169,14 @@ export function getRequestsInternal(
       };
       const send = splitOnRejection(callOnce, (a, b) => ({ found: [...(a?.found ?? []), ...(b?.found ?? [])] }));
 
+      const lanesOf = new Map<PreparedGet[], Lane>();
       const onStep = (step: RetryStep<PreparedGet, Found | undefined>): Observable<GetOutcome> => {
+        if (step.final) {
+          const lane = lanesOf.get(step.batch)!;
+          lanesOf.delete(step.batch);
+          lane.inProgress--;
+          lane.wake();
+        }
         const found = new Map(step.response?.found);
         const left = new Set([...step.unprocessed, ...step.rejected.map((r) => r.request)]);
         const done: GetOutcome[] = [];
@@ -216,25 +226,50 @@ export function getRequestsInternal(
           return { id, request };
         }),
         withKeySchemas<GetRequest>(client, requestTable, keyAttributesOf),
-        map(prepare),
-        connect((taken) =>
-          merge(
-            taken.pipe(
-              filter((t): t is Rejected => 'error' in t),
-              mergeMap(reject),
+        lanes(
+          (taken) => requestTable(taken.request),
+          maxInProgress,
+          (requests, lane): Observable<{ outcome: GetOutcome } | { batch: PreparedGet[] }> =>
+            requests.pipe(
+              map(prepare),
+              connect((taken) =>
+                merge(
+                  taken.pipe(
+                    filter((t): t is Rejected => 'error' in t),
+                    mergeMap(reject),
+                    map((outcome) => ({ outcome })),
+                  ),
+                  taken.pipe(
+                    filter((t): t is PreparedGet => !('error' in t)),
+                    bufferBatch<PreparedGet>({
+                      maxCount: batchSize,
+                      key: (e) => e.key,
+                      merge: (earlier, later) => {
+                        earlier.duplicates.push({ id: later.id, request: later.request }, ...later.duplicates);
+                        return earlier;
+                      },
+                      maxWaitMs: maxBatchWaitMs,
+                      scheduler,
+                    }),
+                    map((batch) => {
+                      lane.inProgress++;
+                      lanesOf.set(batch, lane);
+                      return { batch };
+                    }),
+                  ),
+                ),
+              ),
             ),
-            taken.pipe(
-              filter((t): t is PreparedGet => !('error' in t)),
-              bufferBatch<PreparedGet>({
-                maxCount: batchSize,
-                key: (e) => e.key,
-                merge: (earlier, later) => {
-                  earlier.duplicates.push({ id: later.id, request: later.request }, ...later.duplicates);
-                  return earlier;
-                },
-                maxWaitMs: maxBatchWaitMs,
-                scheduler,
-              }),
+        ),
+        connect((out) =>
+          merge(
+            out.pipe(
+              filter((o): o is { outcome: GetOutcome } => 'outcome' in o),
+              map((o) => o.outcome),
+            ),
+            out.pipe(
+              filter((o): o is { batch: PreparedGet[] } => 'batch' in o),
+              map((o) => o.batch),
               retry,
               mergeMap(onStep),
             ),

@@ -28,6 +28,7 @@ import {
 } from 'rxjs';
 import { validateBatchOptions } from '../internal/options.js';
 import type { Backpressure } from '../internal/backpressure.js';
+import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
 import { marshallOptionsOf, sendCommand, type KeySchema } from '../internal/client.js';
 import { BATCH_WRITE_MAX_REQUESTS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
@@ -56,6 +57,7 @@ export interface BatchWriteOptions extends BatchOptions {
 
 interface BatchState {
   entries: PreparedWrite[];
+  lane: Lane;
   /** Earlier batches, not yet settled, holding a request for a key this batch writes: this one waits for them. */
   waitsFor: BatchState[];
   done: Subject<void>;
@@ -65,6 +67,7 @@ interface BatchState {
 }
 
 type Rejected = WithSchema<WriteRequest> & { error: unknown };
+type LaneOutput = { result: BatchWriteResult } | { batch: BatchState };
 type Outcome = CallOutcome<PreparedWrite, BatchWriteItemCommandOutput | undefined>;
 
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
@@ -100,6 +103,8 @@ export function writeRequestsInternal(
     backpressure: link,
   } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
+  /** Batches per table in progress at once: enough to keep every call slot busy while some batches back off. */
+  const maxInProgress = 2 * concurrency;
 
   return (source) =>
     defer(() => {
@@ -144,22 +149,29 @@ export function writeRequestsInternal(
         return prepared;
       };
 
-      const startBatch = (entries: PreparedWrite[]): Observable<PreparedWrite[]> => {
-        const state: BatchState = { entries, waitsFor: [], done: new Subject(), written: [], rejected: [], consumed: [] };
+      /** A sealed batch: counted in its lane, registered for per-key ordering; sent once earlier batches with its keys settle. */
+      const startBatch = (entries: PreparedWrite[], lane: Lane): BatchState => {
+        const state: BatchState = { entries, lane, waitsFor: [], done: new Subject(), written: [], rejected: [], consumed: [] };
+        lane.inProgress++;
         for (const e of entries) {
           const earlier = latest.get(e.key);
           if (earlier && !state.waitsFor.includes(earlier)) state.waitsFor.push(earlier);
           latest.set(e.key, state);
         }
         batches.set(entries, state);
-        if (state.waitsFor.length === 0) return of(entries);
-        return concat(merge(...state.waitsFor.map((b) => b.done)).pipe(ignoreElements()), of(entries));
+        return state;
       };
+      const whenFree = (state: BatchState): Observable<PreparedWrite[]> =>
+        state.waitsFor.length === 0
+          ? of(state.entries)
+          : concat(merge(...state.waitsFor.map((b) => b.done)).pipe(ignoreElements()), of(state.entries));
 
       const settle = (state: BatchState) => {
         for (const e of state.entries) if (latest.get(e.key) === state) latest.delete(e.key);
         batches.delete(state.entries);
         state.done.complete();
+        state.lane.inProgress--;
+        state.lane.wake();
       };
 
       const callOnce = (entries: PreparedWrite[]): Observable<Outcome> => {
@@ -268,28 +280,48 @@ export function writeRequestsInternal(
           return { id, request };
         }),
         withKeySchemas<WriteRequest>(client, requestTable, keyAttributesOf),
-        map(prepare),
-        connect((taken) =>
-          merge(
-            taken.pipe(
-              filter((t): t is Rejected => 'error' in t),
-              mergeMap(reject),
+        lanes(
+          (taken) => requestTable(taken.request),
+          maxInProgress,
+          (requests, lane): Observable<LaneOutput> =>
+            requests.pipe(
+              map(prepare),
+              connect((taken) =>
+                merge(
+                  taken.pipe(
+                    filter((t): t is Rejected => 'error' in t),
+                    mergeMap(reject),
+                    map((result) => ({ result })),
+                  ),
+                  taken.pipe(
+                    filter((t): t is PreparedWrite => !('error' in t)),
+                    bufferBatch<PreparedWrite>({
+                      maxCount: batchSize,
+                      maxBytes,
+                      byteSize: (e) => e.bytes,
+                      key: (e) => e.key,
+                      merge: (earlier, later) => {
+                        later.superseded.push(...earlier.superseded, { id: earlier.id, request: earlier.request });
+                        return later;
+                      },
+                      maxWaitMs: maxBatchWaitMs,
+                      scheduler,
+                    }),
+                    map((entries) => ({ batch: startBatch(entries, lane) })),
+                  ),
+                ),
+              ),
             ),
-            taken.pipe(
-              filter((t): t is PreparedWrite => !('error' in t)),
-              bufferBatch<PreparedWrite>({
-                maxCount: batchSize,
-                maxBytes,
-                byteSize: (e) => e.bytes,
-                key: (e) => e.key,
-                merge: (earlier, later) => {
-                  later.superseded.push(...earlier.superseded, { id: earlier.id, request: earlier.request });
-                  return later;
-                },
-                maxWaitMs: maxBatchWaitMs,
-                scheduler,
-              }),
-              mergeMap(startBatch),
+        ),
+        connect((out) =>
+          merge(
+            out.pipe(
+              filter((o): o is { result: BatchWriteResult } => 'result' in o),
+              map((o) => o.result),
+            ),
+            out.pipe(
+              filter((o): o is { batch: BatchState } => 'batch' in o),
+              mergeMap((o) => whenFree(o.batch)),
               retry,
               mergeMap(onStep),
             ),

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { map, take } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { scan, scanPages } from 'rxjs-dynamodb';
+import { fakeScanClient } from '../helpers/fakeScanClient.js';
+
+const pages = [[{ pk: 'a' }, { pk: 'b' }], [{ pk: 'c' }], [{ pk: 'd' }, { pk: 'e' }]];
+const throttled = () =>
+  Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
+const newScheduler = () => new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+
+describe('scanPages (virtual time)', () => {
+  it('should ask for each next page when the previous one came back, and stop after the last', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const fake = fakeScanClient(() => scheduler.now(), cold, pages);
+      const result = scanPages(fake.client, { TableName: 'T' }).pipe(map((p) => p.Items.map((i) => i.pk).join('')));
+      // each call answers 2 frames after it starts; the last page completes the source at +3
+      expectObservable(result).toBe('--x-y-z|', { x: 'ab', y: 'c', z: 'de' });
+    });
+  });
+
+  it('should fetch a throttled page again after the exact backoff delay', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, flush }) => {
+      const fake = fakeScanClient(() => scheduler.now(), cold, pages, {
+        answer: (i) => (i === 1 || i === 2 ? { error: throttled() } : undefined),
+      });
+      const seen: Array<[number, unknown]> = [];
+      scan(fake.client, { TableName: 'T' }, { backoff: { baseDelayMs: 10, jitter: 'none' }, scheduler }).subscribe((i) =>
+        seen.push([scheduler.now(), i.pk]),
+      );
+      flush();
+      // page 0 at 0 (answer 2); page 1 at 2 fails at 3, waits 10; at 13 fails at 14, waits 20; at 34 answers at 36
+      expect(fake.scans.map((s) => [s.at, s.page])).toEqual([
+        [0, 0],
+        [2, 1],
+        [13, 1],
+        [34, 1],
+        [36, 2],
+      ]);
+      expect(seen).toEqual([
+        [2, 'a'],
+        [2, 'b'],
+        [36, 'c'],
+        [38, 'd'],
+        [38, 'e'],
+      ]);
+    });
+  });
+
+  it('should resume from startKey', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, flush }) => {
+      const fake = fakeScanClient(() => scheduler.now(), cold, pages);
+      const seen: unknown[] = [];
+      scan(fake.client, { TableName: 'T' }, { startKey: { page: 2 } }).subscribe({
+        next: (i) => seen.push(i.pk),
+        complete: () => seen.push('|'),
+      });
+      flush();
+      expect(fake.scans.map((s) => s.page)).toEqual([2]);
+      expect(seen).toEqual(['d', 'e', '|']);
+    });
+  });
+
+  it('should stop paging and abort the call in flight on unsubscribe', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const fake = fakeScanClient(() => scheduler.now(), cold, pages, { marble: '---r|' });
+      expectObservable(scanPages(fake.client, { TableName: 'T' }).pipe(map((p) => p.Count)), '^----!').toBe('---x', { x: 2 });
+      flush();
+      expect(fake.scans.map((s) => s.at)).toEqual([0, 3]);
+      expect(fake.scans[1]!.signal?.aborted).toBe(true);
+    });
+  });
+
+  it('should take only what is asked for with take(n), making no further call', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const fake = fakeScanClient(() => scheduler.now(), cold, pages);
+      expectObservable(
+        scan(fake.client, { TableName: 'T' }).pipe(
+          take(1),
+          map((i) => i.pk),
+        ),
+      ).toBe('--(a|)');
+      flush();
+      expect(fake.scans).toHaveLength(1);
+    });
+  });
+
+  it('should pass the document-model input through, marshalled', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, flush }) => {
+      const fake = fakeScanClient(() => scheduler.now(), cold, [[]]);
+      scan(fake.client, {
+        TableName: 'T',
+        FilterExpression: '#s = :s',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':s': 'open', ':n': 3 },
+      }).subscribe();
+      flush();
+      expect(fake.scans[0]!.input).toMatchObject({
+        TableName: 'T',
+        FilterExpression: '#s = :s',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':s': { S: 'open' }, ':n': { N: '3' } },
+      });
+    });
+  });
+});
