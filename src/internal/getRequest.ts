@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { marshall, type marshallOptions } from '@aws-sdk/util-dynamodb';
+import type { marshallOptions } from '@aws-sdk/util-dynamodb';
+import { marshallItem } from './marshal.js';
 import type { KeySchema } from './client.js';
 import { InvalidRequestError } from './errors.js';
 import { keyString } from './keys.js';
@@ -37,10 +38,7 @@ export function prepareGet(
   let wire: Record<string, AttributeValue>;
   try {
     const k = key as Record<string, unknown>;
-    wire = marshall(Object.fromEntries(schema.attributes.filter((a) => a in k).map((a) => [a, k[a]])), options) as Record<
-      string,
-      AttributeValue
-    >;
+    wire = marshallItem(Object.fromEntries(schema.attributes.filter((a) => a in k).map((a) => [a, k[a]])), options);
   } catch (error) {
     return new InvalidRequestError(
       'request.marshallFailed',

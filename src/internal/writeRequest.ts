@@ -1,9 +1,10 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { marshall, type marshallOptions } from '@aws-sdk/util-dynamodb';
+import type { marshallOptions } from '@aws-sdk/util-dynamodb';
 import type { KeySchema } from './client.js';
 import { MAX_ITEM_BYTES } from './constants.js';
 import { InvalidRequestError } from './errors.js';
 import { marshalledItemSize } from './itemSize.js';
+import { marshallItem } from './marshal.js';
 import { describeKey, keyString } from './keys.js';
 import type { WriteRequest } from './types.js';
 import { DELETE_REQUEST_WIRE_OVERHEAD, itemWireBytes, PUT_REQUEST_WIRE_OVERHEAD, tableWireBytes } from './wireSize.js';
@@ -93,7 +94,7 @@ export function prepareWrite(
   let av: Record<string, AttributeValue>;
   try {
     const source = isPut ? body : Object.fromEntries(schema.attributes.filter((a) => a in body).map((a) => [a, body[a]]));
-    av = marshall(source, options) as Record<string, AttributeValue>;
+    av = marshallItem(source, options);
   } catch (error) {
     return new InvalidRequestError(
       'request.marshallFailed',

@@ -5,7 +5,8 @@ import type { Backpressure } from '../internal/backpressure.js';
  * Values of an async (or sync) iterable — a file's lines, a generator, a Node.js stream — as an Observable that
  * pulls the next value only when asked: with a backpressure link, only while the sink keeps up, so that ETL input
  * that is not DynamoDB enters the same pipelines with memory that stays flat. Unsubscribing stops pulling and calls
- * the iterator's `return()` (which closes a file stream).
+ * the iterator's `return()`. That closes a Node.js stream iterated directly, but not a `readline` interface: close
+ * that one yourself (`finalize(() => lines.close())`), or a stopped pipeline reads the file to its end.
  *
  * ```
  * iterable:  a b c d …
@@ -35,10 +36,9 @@ export function fromAsyncIterable<T>(
 ): Observable<T> {
   const { backpressure: link } = options;
   return new Observable<T>((subscriber) => {
+    const asyncIterate = (iterable as Partial<AsyncIterable<T>>)[Symbol.asyncIterator];
     const iterator: AsyncIterator<T> | Iterator<T> =
-      Symbol.asyncIterator in iterable
-        ? (iterable as AsyncIterable<T>)[Symbol.asyncIterator]()
-        : (iterable as Iterable<T>)[Symbol.iterator]();
+      typeof asyncIterate === 'function' ? asyncIterate.call(iterable) : (iterable as Iterable<T>)[Symbol.iterator]();
     let stopped = false;
     void (async () => {
       try {

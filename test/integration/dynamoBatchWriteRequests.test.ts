@@ -111,7 +111,7 @@ describe('dynamoBatchWriteRequests against DynamoDB Local', () => {
     expect(sorted(await scanAll(client, events))).toEqual(sorted(expected[events]!));
   });
 
-  it('should write the same key value to two tables in one call', async () => {
+  it('should write the same key value to two tables (not duplicates: keys are per table)', async () => {
     const a = await createTable(client, uniqueTable('SameKeyA'));
     const b = await createTable(client, uniqueTable('SameKeyB'));
     const requests: WriteRequest[] = Array.from({ length: 20 }, (_, i) => [
@@ -122,7 +122,8 @@ describe('dynamoBatchWriteRequests against DynamoDB Local', () => {
     const results = await run(from(requests).pipe(dynamoBatchWriteRequests(client, { keyAttributes: { [a]: ['pk'], [b]: ['pk'] } })));
 
     expect(total(results)).toBe(40);
-    expect(results[0]!.requests.map((r) => r.table)).toEqual(expect.arrayContaining([a, b]));
+    // each table has its own lane, so each call carries one table's requests
+    for (const r of results) expect(new Set(r.requests.map((q) => q.table)).size).toBe(1);
     expect(sorted(await scanAll(client, a))).toEqual(Array.from({ length: 20 }, (_, i) => ({ pk: `k#${i}`, in: 'a' })).sort(byKey));
     expect(sorted(await scanAll(client, b))).toEqual(Array.from({ length: 20 }, (_, i) => ({ pk: `k#${i}`, in: 'b' })).sort(byKey));
   });
