@@ -13,6 +13,8 @@
  * Environment: BENCH_SCALE (multiplies every item count, default 1), BENCH_ROUNDS (runs per side, default 2),
  * BENCH_ITEMS_A / BENCH_ITEMS_B / BENCH_ITEMS_C / BENCH_ITEMS_WARMUP (item counts before scaling:
  * 50,000 / 100,000 / 50,000 / 10,000).
+ * Then the memory bench of issue 3 (bench/memory.ts: peak RSS of a scan -> dynamoBatchWrite copy, with and without the
+ * backpressure link, each job in its own process), its table printed after this one and its results under `memory`.
  * Exits non-zero only if the bench itself fails; missed targets are printed as MISS.
  */
 import { DeleteTableCommand, type DynamoDBClient, type WriteRequest as WireWriteRequest } from '@aws-sdk/client-dynamodb';
@@ -26,6 +28,7 @@ import { localClient, startDynamoLocal } from '../test/helpers/dynamoLocal.js';
 import { createTable, uniqueTable } from '../test/helpers/tables.js';
 import { baselineWrite, type BatchWriteSender, prebuildBatches } from './baseline.js';
 import { fakeClient } from './fakeClient.js';
+import { formatMemoryBench, runMemoryBench } from './memory.js';
 import { checkTable, envNumber, formatTable, makeItems, procPeakRssMB, type TableCheck } from './support.js';
 
 const CONCURRENCY = 4; // the operator's default, passed explicitly to both sides
@@ -355,6 +358,7 @@ async function main(): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  const memory = await runMemoryBench({ scale: SCALE }); // after Local has stopped: its children have the CPUs to themselves
 
   const peakRssMB = process.resourceUsage().maxRSS / 1024; // maxRSS is in KB
   const wallSeconds = (performance.now() - started) / 1000;
@@ -364,7 +368,7 @@ async function main(): Promise<void> {
     ...(javaPeakRssMB === undefined ? [] : [`peak RSS (DynamoDB Local, VmHWM): ${javaPeakRssMB.toFixed(1)} MB`]),
     `wall time: ${wallSeconds.toFixed(1)} s`,
   ];
-  process.stdout.write(`${header}\n${printTable(scenarios)}\n${footer.join('\n')}\n`);
+  process.stdout.write(`${header}\n${printTable(scenarios)}\n${footer.join('\n')}\n\n${formatMemoryBench(memory)}\n`);
 
   const out = new URL('./out/', import.meta.url);
   await mkdir(out, { recursive: true });
@@ -382,6 +386,7 @@ async function main(): Promise<void> {
     peakRssMB,
     javaPeakRssMB,
     wallSeconds,
+    memory,
   };
   await writeFile(new URL('latest.json', out), `${JSON.stringify(json, null, 2)}\n`);
 }
