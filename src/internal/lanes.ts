@@ -10,7 +10,7 @@ export interface Lane {
 }
 
 /**
- * Splits requests into one lane per table, each holding at most `maxInProgress` batches in progress (sent, retrying
+ * Splits requests into one lane per table, each holding at most `maxInProgress()` batches in progress (sent, retrying
  * or waiting out a backoff). Requests beyond that wait, cheaply, in the lane's queue — so a throttled table never
  * floods its own capacity with new first attempts, and never stalls another table's lane. `lane` builds what a
  * lane does with its requests (check, batch, send); it must count its batches in `inProgress` and call `wake` as
@@ -18,7 +18,7 @@ export interface Lane {
  */
 export function lanes<T, R>(
   tableOf: (value: T) => string | undefined,
-  maxInProgress: number,
+  maxInProgress: () => number,
   build: (requests: Observable<T>, lane: Lane) => Observable<R>,
 ): OperatorFunction<T, R> {
   return (source) =>
@@ -29,7 +29,7 @@ export function lanes<T, R>(
         const lane: Lane = { table: group.key, inProgress: 0, wake: () => wake() };
         const paced = group.pipe(
           pace(
-            () => lane.inProgress < maxInProgress,
+            () => lane.inProgress < maxInProgress(),
             (drain) => (wake = drain),
           ),
         );

@@ -10,6 +10,9 @@ export interface Limiter {
   <T>(work: Observable<T>, options?: { first?: boolean }): Observable<T>;
   /** Observables active now. */
   readonly active: number;
+  /** The limit now; `setLimit` changes it (adaptive concurrency): a lower one lets active work finish, a higher one starts queued work at once. */
+  readonly limit: number;
+  setLimit(limit: number): void;
   /**
    * Starts nothing more, ever: called first when the whole pipeline is torn down, so that unsubscribing the active
    * Observables (which frees their slots) does not start the queued ones on the way out.
@@ -21,9 +24,12 @@ export function createLimiter(concurrency: number): Limiter {
   let active = 0;
   let closed = false;
   const queue: Array<() => void> = [];
+  const startQueued = () => {
+    while (!closed && active < concurrency && queue.length > 0) queue.shift()!();
+  };
   const release = () => {
     active--;
-    if (!closed) queue.shift()?.();
+    startQueued();
   };
   const limit = <T>(work: Observable<T>, options: { first?: boolean } = {}) =>
     new Observable<T>((subscriber) => {
@@ -69,5 +75,11 @@ export function createLimiter(concurrency: number): Limiter {
     closed = true;
     queue.length = 0;
   };
-  return Object.defineProperty(Object.assign(limit, { close }), 'active', { get: () => active }) as Limiter;
+  const setLimit = (next: number) => {
+    concurrency = next;
+    startQueued();
+  };
+  Object.defineProperty(limit, 'active', { get: () => active });
+  Object.defineProperty(limit, 'limit', { get: () => concurrency });
+  return Object.assign(limit, { close, setLimit }) as unknown as Limiter;
 }

@@ -51,8 +51,14 @@ export interface BackoffOptions {
 
 /** Options every batch operator takes. */
 export interface BatchOptions {
-  /** Batch calls in flight at once (calls, not batches: a batch waiting out its backoff holds no slot). @default 4 */
-  concurrency?: number;
+  /**
+   * Batch calls in flight at once (calls, not batches: a batch waiting out its backoff holds no slot). `'adaptive'`
+   * starts at 2, adds one after each window of clean calls and halves when DynamoDB throttles (AIMD), up to
+   * `maxConcurrency`. @default 4
+   */
+  concurrency?: number | 'adaptive';
+  /** The ceiling of adaptive concurrency. @default 16 */
+  maxConcurrency?: number;
   /** Calls per batch before giving up: one call and `maxAttempts - 1` retries. @default 10 */
   maxAttempts?: number;
   /** Backoff between attempts. @default { baseDelayMs: 100, maxDelayMs: 20000, jitter: 'full' } */

@@ -81,6 +81,7 @@ export function getRequestsInternal(
   validateBatchOptions(options, BATCH_GET_MAX_KEYS);
   const {
     concurrency = 4,
+    maxConcurrency = 16,
     maxAttempts = 10,
     batchSize = BATCH_GET_MAX_KEYS,
     maxBatchWaitMs = Infinity,
@@ -94,11 +95,11 @@ export function getRequestsInternal(
   } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
   const unmarshalling = options.unmarshallOptions ?? unmarshallOptionsOf(client);
-  /** Batches per table in progress at once. */
-  const maxInProgress = 2 * concurrency;
 
   return (source) =>
     defer(() => {
+      /** Batches per table in progress at once: enough to keep every call slot busy while some batches back off. */
+      let currentConcurrency = concurrency === 'adaptive' ? 2 : concurrency;
       let sourceError: { error: unknown } | undefined;
       let nextId = 0;
       const ledger = new Map<number, GetRequest>();
@@ -171,6 +172,7 @@ export function getRequestsInternal(
 
       const lanesOf = new Map<PreparedGet[], Lane>();
       const onStep = (step: RetryStep<PreparedGet, Found | undefined>): Observable<GetOutcome> => {
+        currentConcurrency = step.concurrency;
         if (step.final) {
           const lane = lanesOf.get(step.batch)!;
           lanesOf.delete(step.batch);
@@ -213,7 +215,7 @@ export function getRequestsInternal(
           : from(done);
       };
 
-      const retry = retryUnprocessed(send, { concurrency, maxAttempts, backoff, scheduler, random });
+      const retry = retryUnprocessed(send, { concurrency, maxConcurrency, maxAttempts, backoff, scheduler, random });
 
       return source.pipe(
         catchError((error: unknown) => {
@@ -228,7 +230,7 @@ export function getRequestsInternal(
         withKeySchemas<GetRequest>(client, requestTable, keyAttributesOf),
         lanes(
           (taken) => requestTable(taken.request),
-          maxInProgress,
+          () => 2 * currentConcurrency,
           (requests, lane): Observable<{ outcome: GetOutcome } | { batch: PreparedGet[] }> =>
             requests.pipe(
               map(prepare),

@@ -18,6 +18,7 @@ import {
 } from 'rxjs';
 import { backoffDelay, validateBackoff } from '../internal/backoff.js';
 import { createLimiter } from '../internal/limiter.js';
+import { validateConcurrency } from '../internal/options.js';
 import { isRetryableError } from '../internal/retryable.js';
 import type { BackoffOptions, CallOutcome, Rejection } from '../internal/types.js';
 
@@ -43,11 +44,22 @@ export interface RetryStep<T, R> {
   fatal: boolean;
   /** True on a batch's last step: nothing is left, the error is fatal, or attempts ran out. */
   final: boolean;
+  /** The concurrency limit after this call (it changes only with `concurrency: 'adaptive'`). */
+  concurrency: number;
+  /** Calls in flight when this step was emitted, this one included. */
+  inFlight: number;
 }
 
 export interface RetryUnprocessedOptions {
-  /** Calls in flight at once, across all batches. A batch waiting out its backoff holds no slot. @default 4 */
-  concurrency?: number;
+  /**
+   * Calls in flight at once, across all batches; a batch waiting out its backoff holds no slot. `'adaptive'`: start
+   * at 2 and, as TCP does (AIMD), add one after a window of as many clean calls as the limit, halve on a call that
+   * comes back with unprocessed requests or a throttling error (once per window: calls started before the cut do not
+   * cut again), never above `maxConcurrency`. @default 4
+   */
+  concurrency?: number | 'adaptive';
+  /** The ceiling of adaptive concurrency. @default 16 */
+  maxConcurrency?: number;
   /** Calls per batch, the first included. @default 10 */
   maxAttempts?: number;
   /** @default { baseDelayMs: 100, maxDelayMs: 20000, jitter: 'full' } */
@@ -94,49 +106,75 @@ export function retryUnprocessed<T, R>(
 ): OperatorFunction<T[], RetryStep<T, R>> {
   const {
     concurrency = 4,
+    maxConcurrency = 16,
     maxAttempts = 10,
     backoff = {},
     scheduler = asyncScheduler,
     random = Math.random,
     isRetryable = isRetryableError,
   } = options;
-  if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
+  validateConcurrency(concurrency, maxConcurrency);
   if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
   validateBackoff(backoff);
 
   return (batches) =>
     new Observable<RetryStep<T, R>>((subscriber) => {
-      const limit = createLimiter(concurrency);
+      const adaptive = concurrency === 'adaptive';
+      const limit = createLimiter(adaptive ? Math.min(2, maxConcurrency) : concurrency);
+      let lastCut = -Infinity;
+      let clean = 0;
+      /** AIMD: +1 after a window of `limit` clean calls; halve on throttling, once for calls started after the last cut. */
+      const adapt = (step: Omit<RetryStep<T, R>, 'concurrency' | 'inFlight'>, startedAt: number) => {
+        if (!adaptive || step.fatal) return;
+        if (step.unprocessed.length > 0) {
+          clean = 0;
+          if (startedAt >= lastCut) {
+            lastCut = scheduler.now();
+            limit.setLimit(Math.max(1, Math.floor(limit.limit / 2)));
+          }
+        } else if (++clean >= limit.limit) {
+          clean = 0;
+          if (limit.limit < maxConcurrency) limit.setLimit(limit.limit + 1);
+        }
+      };
       const call = (batch: T[], requests: T[], attempt: number) =>
         limit(
-          defer(() => from(send(requests, attempt))).pipe(
-            map((outcome): RetryStep<T, R> => {
-              const final = outcome.unprocessed.length === 0 || attempt >= maxAttempts;
-              return {
-                batch,
-                attempt,
-                requests,
-                unprocessed: outcome.unprocessed,
-                rejected: outcome.rejected ?? [],
-                response: outcome.response,
-                fatal: false,
-                final,
-              };
-            }),
-            catchError((error: unknown) => {
-              const fatal = !isRetryable(error);
-              return of<RetryStep<T, R>>({
-                batch,
-                attempt,
-                requests,
-                unprocessed: requests,
-                rejected: [],
-                error,
-                fatal,
-                final: fatal || attempt >= maxAttempts,
-              });
-            }),
-          ),
+          defer(() => {
+            const startedAt = scheduler.now();
+            const done = (step: Omit<RetryStep<T, R>, 'concurrency' | 'inFlight'>): RetryStep<T, R> => {
+              adapt(step, startedAt);
+              return { ...step, concurrency: limit.limit, inFlight: limit.active };
+            };
+            return from(send(requests, attempt)).pipe(
+              map((outcome) =>
+                done({
+                  batch,
+                  attempt,
+                  requests,
+                  unprocessed: outcome.unprocessed,
+                  rejected: outcome.rejected ?? [],
+                  response: outcome.response,
+                  fatal: false,
+                  final: outcome.unprocessed.length === 0 || attempt >= maxAttempts,
+                }),
+              ),
+              catchError((error: unknown) => {
+                const fatal = !isRetryable(error);
+                return of(
+                  done({
+                    batch,
+                    attempt,
+                    requests,
+                    unprocessed: requests,
+                    rejected: [],
+                    error,
+                    fatal,
+                    final: fatal || attempt >= maxAttempts,
+                  }),
+                );
+              }),
+            );
+          }),
           { first: attempt > 1 },
         );
       const subscription = batches

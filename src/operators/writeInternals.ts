@@ -92,6 +92,7 @@ export function writeRequestsInternal(
   validateBatchOptions(options, BATCH_WRITE_MAX_REQUESTS);
   const {
     concurrency = 4,
+    maxConcurrency = 16,
     maxAttempts = 10,
     batchSize = BATCH_WRITE_MAX_REQUESTS,
     maxBatchWaitMs = Infinity,
@@ -103,11 +104,11 @@ export function writeRequestsInternal(
     backpressure: link,
   } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
-  /** Batches per table in progress at once: enough to keep every call slot busy while some batches back off. */
-  const maxInProgress = 2 * concurrency;
 
   return (source) =>
     defer(() => {
+      /** Batches per table in progress at once: enough to keep every call slot busy while some batches back off. */
+      let currentConcurrency = concurrency === 'adaptive' ? 2 : concurrency;
       let sourceError: { error: unknown } | undefined;
       let nextId = 0;
       const ledger = new Map<number, WriteRequest>();
@@ -228,6 +229,7 @@ export function writeRequestsInternal(
       };
 
       const onStep = (step: RetryStep<PreparedWrite, BatchWriteItemCommandOutput | undefined>): BatchWriteResult[] => {
+        currentConcurrency = step.concurrency;
         const state = batches.get(step.batch)!;
         if (step.response?.ConsumedCapacity) state.consumed.push(...step.response.ConsumedCapacity);
         const left = new Set([...step.unprocessed, ...step.rejected.map((r) => r.request)]);
@@ -267,7 +269,7 @@ export function writeRequestsInternal(
       };
 
       const maxBytes = MAX_REQUEST_BYTES - REQUEST_ENVELOPE_BYTES;
-      const retry = retryUnprocessed(send, { concurrency, maxAttempts, backoff, scheduler, random });
+      const retry = retryUnprocessed(send, { concurrency, maxConcurrency, maxAttempts, backoff, scheduler, random });
 
       return source.pipe(
         catchError((error: unknown) => {
@@ -282,7 +284,7 @@ export function writeRequestsInternal(
         withKeySchemas<WriteRequest>(client, requestTable, keyAttributesOf),
         lanes(
           (taken) => requestTable(taken.request),
-          maxInProgress,
+          () => 2 * currentConcurrency,
           (requests, lane): Observable<LaneOutput> =>
             requests.pipe(
               map(prepare),

@@ -298,7 +298,7 @@ describe('dynamoBatchWrite (virtual time)', () => {
 
   it('should reject bad options when created', () => {
     const client = { send: () => EMPTY };
-    expect(() => dynamoBatchWrite(client, 'T', { concurrency: 0 })).toThrow('concurrency must be an integer >= 1, got 0');
+    expect(() => dynamoBatchWrite(client, 'T', { concurrency: 0 })).toThrow("concurrency must be an integer >= 1 or 'adaptive', got 0");
     expect(() => dynamoBatchWrite(client, 'T', { batchSize: 26 })).toThrow('batchSize must be an integer from 1 to 25, got 26');
     expect(() => dynamoBatchWrite(client, 'T', { onFailure: 'ignore' as 'emit' })).toThrow(/onFailure/);
   });

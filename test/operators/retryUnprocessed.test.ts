@@ -136,9 +136,34 @@ describe('retryUnprocessed', () => {
     });
   });
 
+  it('should grow adaptive concurrency by one per window of clean calls and halve it once per throttling event', () => {
+    const steps: string[] = [];
+    testScheduler().run(({ cold, hot, flush }) => {
+      const response = cold('---r|'); // every call: answer at +3, done at +4
+      const names = 'abcdefghijkl'.split('');
+      // the first calls of e and f come back unprocessed (throttled); every other call is clean
+      const send = (requests: string[], attempt: number) =>
+        response.pipe(
+          map((): CallOutcome<string, null> => ({
+            unprocessed: attempt === 1 && 'ef'.includes(requests[0]!) ? requests : [],
+            response: null,
+          })),
+        );
+      hot('(abcdefghijkl)', Object.fromEntries(names.map((n) => [n, [n]])))
+        .pipe(retryUnprocessed(send, { concurrency: 'adaptive', maxConcurrency: 4, backoff: { baseDelayMs: 1, jitter: 'none' } }))
+        .subscribe((step) => steps.push(`${step.batch[0]}${step.attempt}:${step.concurrency}`));
+      flush();
+      // limit 2: a, b at 0; after a window of 2 clean calls, 3: c at 3, d and e at 4 as a and b finish, f at 7.
+      // e comes back throttled at 7: halve to 1 (f, started at 7, throttled too, does not cut again). Clean calls then
+      // grow it back: e's retry at 11 (limit 1), f's at 14 (2), g at 15, h and i at 18 (3), j at 19, k and l at 22 (4).
+      expect(response.subscriptions.map((s) => s.subscribedFrame)).toEqual([0, 0, 3, 4, 4, 7, 11, 14, 15, 18, 18, 19, 22, 22]);
+    });
+    expect(steps).toEqual(['a1:2', 'b1:3', 'c1:3', 'd1:3', 'e1:1', 'f1:1', 'e2:2', 'f2:2', 'g1:3', 'h1:3', 'i1:3', 'j1:4', 'k1:4', 'l1:4']);
+  });
+
   it('should reject bad options when created', () => {
     const send = () => of({ unprocessed: [], response: null });
-    expect(() => retryUnprocessed(send, { concurrency: 0 })).toThrow(/concurrency must be an integer >= 1, got 0/);
+    expect(() => retryUnprocessed(send, { concurrency: 0 })).toThrow(/concurrency must be an integer >= 1 or 'adaptive', got 0/);
     expect(() => retryUnprocessed(send, { maxAttempts: 1.5 })).toThrow(/maxAttempts .* got 1.5/);
     expect(() => retryUnprocessed(send, { backoff: { baseDelayMs: 100, maxDelayMs: 10 } })).toThrow(/maxDelayMs/);
   });
