@@ -46,3 +46,5 @@ export { parallelScan, type ParallelScanOptions } from './sources/parallelScan.j
 export { fromAsyncIterable } from './sources/fromAsyncIterable.js';
 export type { Page, QueryInput, ScanInput, SourceOptions } from './sources/pageInternals.js';
 export { backpressure, type Backpressure } from './internal/backpressure.js';
+export { capacity, type CapacityBudget, type CapacityOptions } from './internal/capacity.js';
+export type { Progress } from './internal/progress.js';

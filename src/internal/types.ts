@@ -1,6 +1,8 @@
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import type { ObservableInput, SchedulerLike } from 'rxjs';
+import type { CapacityBudget, CapacityOptions } from './capacity.js';
+import type { Progress } from './progress.js';
 
 /** An item as a plain JavaScript object (the document model). */
 export type Item = Record<string, NativeAttributeValue>;
@@ -74,6 +76,15 @@ export interface BatchOptions {
    * @default 'error'
    */
   onFailure?: 'error' | 'emit';
+  /**
+   * A budget of DynamoDB capacity units per second: a `capacity()` handle (shared by every operator it is passed to)
+   * or its options (`{ unitsPerSecond }` or `{ fractionOfProvisioned }`), for this operator alone. Writes cost one
+   * unit per started KB of each item, reads one per started 4 KB (half for eventually consistent reads); what DynamoDB
+   * reports as consumed corrects the estimate. @default none: as fast as `concurrency` allows
+   */
+  capacity?: CapacityBudget | CapacityOptions;
+  /** Called with the counts so far after every call, and once more at the end (`complete: true`). @default none */
+  onProgress?: (progress: Progress) => void;
 }
 
 /** What a write operator emits: once per batch. */

@@ -1,7 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { marshallOptions } from '@aws-sdk/util-dynamodb';
 import type { KeySchema } from './client.js';
-import { MAX_ITEM_BYTES } from './constants.js';
+import { MAX_ITEM_BYTES, WRITE_UNIT_BYTES } from './constants.js';
 import { InvalidRequestError } from './errors.js';
 import { marshalledItemSize } from './itemSize.js';
 import { marshallItem } from './marshal.js';
@@ -21,6 +21,8 @@ export interface PreparedWrite {
   readonly wire: { PutRequest: { Item: Record<string, AttributeValue> } } | { DeleteRequest: { Key: Record<string, AttributeValue> } };
   /** What it adds to a request body, counted generously (its table's name is counted once per request). */
   readonly bytes: number;
+  /** Write capacity units it costs: one per started KB of a put item; one for a delete (its item's size is unknown). */
+  readonly units: number;
   /** Earlier requests for the same key that this one replaced before they were sent, with their input order. */
   superseded: Array<{ id: number; request: WriteRequest }>;
 }
@@ -116,10 +118,19 @@ export function prepareWrite(
       );
     }
     const bytes = PUT_REQUEST_WIRE_OVERHEAD + itemWireBytes(av) + 1 + tableWireBytes(table);
-    return { id, request, table, key, wire: { PutRequest: { Item: av } }, bytes, superseded: [] };
+    return {
+      id,
+      request,
+      table,
+      key,
+      wire: { PutRequest: { Item: av } },
+      bytes,
+      units: Math.max(1, Math.ceil(size / WRITE_UNIT_BYTES)),
+      superseded: [],
+    };
   }
   const bytes = DELETE_REQUEST_WIRE_OVERHEAD + itemWireBytes(av) + 1 + tableWireBytes(table);
-  return { id, request, table, key, wire: { DeleteRequest: { Key: av } }, bytes, superseded: [] };
+  return { id, request, table, key, wire: { DeleteRequest: { Key: av } }, bytes, units: 1, superseded: [] };
 }
 
 /** A value, shown short, for error messages. */

@@ -4,11 +4,13 @@ import {
   asyncScheduler,
   catchError,
   concat,
+  concatMap,
   concatWith,
   connect,
   defer,
   EMPTY,
   filter,
+  finalize,
   from,
   map,
   merge,
@@ -16,6 +18,7 @@ import {
   type Observable,
   type OperatorFunction,
   type SchedulerLike,
+  tap,
   throwError,
 } from 'rxjs';
 import type { Backpressure } from '../internal/backpressure.js';
@@ -28,6 +31,8 @@ import { describeKey, keyString } from '../internal/keys.js';
 import { validateBatchOptions } from '../internal/options.js';
 import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
+import { toBudget, unitsConsumed } from '../internal/capacity.js';
+import { ProgressTracker } from '../internal/progress.js';
 import type { BatchOptions, CallOutcome, DynamoDBSender, GetRequest, Item } from '../internal/types.js';
 import { requestTable } from '../internal/writeRequest.js';
 import { bufferBatch } from './bufferBatch.js';
@@ -66,7 +71,7 @@ export interface GetOutcome {
 }
 
 type Rejected = WithSchema<GetRequest> & { error: unknown };
-type Found = { found: Array<[PreparedGet, Record<string, AttributeValue>]> };
+type Found = { found: Array<[PreparedGet, Record<string, AttributeValue>]>; units?: number };
 
 /**
  * The read engine behind dynamoBatchGet, dynamoBatchGetRequests and dynamoLookup: keys → checks and marshalling →
@@ -95,6 +100,9 @@ export function getRequestsInternal(
   } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
   const unmarshalling = options.unmarshallOptions ?? unmarshallOptionsOf(client);
+  const budget = toBudget(options.capacity);
+  /** Read units per key before the answer says what was consumed: 1 per started 4 KB, half for eventual reads. */
+  const unitsPerKey = consistentRead ? 1 : 0.5;
 
   return (source) =>
     defer(() => {
@@ -106,15 +114,18 @@ export function getRequestsInternal(
       const schemas = new Map<string, KeySchema>();
       const tableParams = new Map<string, Omit<KeysAndAttributes, 'Keys'>>();
 
-      const settle = (id: number) => {
-        if (ledger.delete(id)) link?.release(1);
+      const progress = new ProgressTracker(scheduler, options.onProgress, currentConcurrency);
+      const settle = (id: number, outcome: 'done' | 'failed') => {
+        if (!ledger.delete(id)) return;
+        progress.progress[outcome]++;
+        link?.release(1);
       };
       const failure = (code: BatchGetErrorCode, message: string, cause: unknown, attempts: number, unprocessed = [...ledger.values()]) =>
         new BatchGetError(code, message, { unprocessed, attempts, cause });
       /** One outcome per requester of an entry (duplicates included), each settled. */
       const outcomes = (e: PreparedGet, item: Item | undefined, error?: GetOutcome['error']): GetOutcome[] =>
         [{ id: e.id, request: e.request }, ...e.duplicates].map(({ id, request }) => {
-          settle(id);
+          settle(id, error ? 'failed' : 'done');
           return error ? { id, request, item, error } : { id, request, item };
         });
       const describeEntry = (e: PreparedGet) => `table ${e.table}, ${describeKey(e.wire, schemas.get(e.table)?.attributes ?? [])}`;
@@ -125,7 +136,8 @@ export function getRequestsInternal(
           ? error.message
           : `DescribeTable for ${requestTable(request)} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`;
         if (onFailure === 'error') throw failure(invalid ? 'batchGet.invalidRequest' : 'batchGet.nonRetryable', message, error, 0);
-        settle(id);
+        settle(id, 'failed');
+        progress.report();
         return [{ id, request, item: undefined, error: invalid ? error : failure('batchGet.nonRetryable', message, error, 0, [request]) }];
       };
 
@@ -147,7 +159,18 @@ export function getRequestsInternal(
       const callOnce = (entries: PreparedGet[]): Observable<CallOutcome<PreparedGet, Found>> => {
         const RequestItems: Record<string, KeysAndAttributes> = {};
         for (const e of entries) (RequestItems[e.table] ??= { ...tableParams.get(e.table), Keys: [] }).Keys!.push(e.wire);
-        return sendCommand<BatchGetItemCommandOutput>(client, new BatchGetItemCommand({ RequestItems })).pipe(
+        const command = new BatchGetItemCommand({ RequestItems, ...(budget ? { ReturnConsumedCapacity: 'TOTAL' } : {}) });
+        const cost = entries.length * unitsPerKey;
+        const paid = budget
+          ? budget
+              .spend(cost, { client, table: entries[0]!.table, kind: 'read', scheduler })
+              .pipe(concatMap(() => sendCommand<BatchGetItemCommandOutput>(client, command)))
+          : sendCommand<BatchGetItemCommandOutput>(client, command);
+        return paid.pipe(
+          tap({
+            next: (response) => budget?.correct((unitsConsumed(response.ConsumedCapacity) ?? cost) - cost),
+            error: () => budget?.correct(-cost),
+          }),
           map((response) => {
             const byKey = new Map(entries.map((e) => [e.key, e]));
             const lookUp = (table: string, av: Record<string, AttributeValue>) => {
@@ -164,15 +187,19 @@ export function getRequestsInternal(
             const unprocessed: PreparedGet[] = [];
             for (const [table, keys] of Object.entries(response.UnprocessedKeys ?? {}))
               for (const key of keys.Keys ?? []) unprocessed.push(lookUp(table, key));
-            return { unprocessed, response: { found } };
+            return { unprocessed, response: { found, units: unitsConsumed(response.ConsumedCapacity) } };
           }),
         );
       };
-      const send = splitOnRejection(callOnce, (a, b) => ({ found: [...(a?.found ?? []), ...(b?.found ?? [])] }));
+      const send = splitOnRejection(callOnce, (a, b) => ({
+        found: [...(a?.found ?? []), ...(b?.found ?? [])],
+        units: (a?.units ?? 0) + (b?.units ?? 0),
+      }));
 
       const lanesOf = new Map<PreparedGet[], Lane>();
       const onStep = (step: RetryStep<PreparedGet, Found | undefined>): Observable<GetOutcome> => {
         currentConcurrency = step.concurrency;
+        progress.call(step, step.response?.units ?? (step.requests.length - step.unprocessed.length) * unitsPerKey);
         if (step.final) {
           const lane = lanesOf.get(step.batch)!;
           lanesOf.delete(step.batch);
@@ -225,6 +252,7 @@ export function getRequestsInternal(
         map((request): Taken<GetRequest> => {
           const id = nextId++;
           ledger.set(id, request);
+          progress.progress.taken++;
           return { id, request };
         }),
         withKeySchemas<GetRequest>(client, requestTable, keyAttributesOf),
@@ -273,11 +301,18 @@ export function getRequestsInternal(
               filter((o): o is { batch: PreparedGet[] } => 'batch' in o),
               map((o) => o.batch),
               retry,
-              mergeMap(onStep),
+              mergeMap((step) => {
+                try {
+                  return onStep(step);
+                } finally {
+                  progress.report();
+                }
+              }),
             ),
           ),
         ),
         concatWith(defer(() => (sourceError ? throwError(() => sourceError!.error) : EMPTY))),
+        finalize(() => progress.report(true)),
       );
     });
 }

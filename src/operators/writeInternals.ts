@@ -9,11 +9,13 @@ import {
   asyncScheduler,
   catchError,
   concat,
+  concatMap,
   concatWith,
   connect,
   defer,
   EMPTY,
   filter,
+  finalize,
   ignoreElements,
   map,
   merge,
@@ -21,15 +23,17 @@ import {
   type Observable,
   of,
   type OperatorFunction,
-  reduce,
   type SchedulerLike,
   Subject,
+  tap,
   throwError,
 } from 'rxjs';
 import { validateBatchOptions } from '../internal/options.js';
 import type { Backpressure } from '../internal/backpressure.js';
 import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
+import { toBudget, unitsConsumed } from '../internal/capacity.js';
+import { ProgressTracker } from '../internal/progress.js';
 import { marshallOptionsOf, sendCommand, type KeySchema } from '../internal/client.js';
 import { BATCH_WRITE_MAX_REQUESTS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
 import { sumConsumedCapacity } from '../internal/consumedCapacity.js';
@@ -104,17 +108,23 @@ export function writeRequestsInternal(
     backpressure: link,
   } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
+  const budget = toBudget(options.capacity);
+  /** With a budget, DynamoDB is asked what each call consumed, to correct the estimate. */
+  const askConsumed = returnConsumedCapacity ?? (budget ? 'TOTAL' : undefined);
 
   return (source) =>
     defer(() => {
       /** Batches per table in progress at once: enough to keep every call slot busy while some batches back off. */
       let currentConcurrency = concurrency === 'adaptive' ? 2 : concurrency;
+      const progress = new ProgressTracker(scheduler, options.onProgress, currentConcurrency);
       let sourceError: { error: unknown } | undefined;
       let nextId = 0;
       const ledger = new Map<number, WriteRequest>();
-      /** A request is settled (written, or failed and handed back): off the ledger, and off the backpressure link. */
-      const settled = (id: number) => {
-        if (ledger.delete(id)) link?.release(1);
+      /** A request is settled (written, or failed and handed back): off the ledger, counted, off the backpressure link. */
+      const settled = (id: number, outcome: 'done' | 'failed') => {
+        if (!ledger.delete(id)) return;
+        progress.progress[outcome]++;
+        link?.release(1);
       };
       const schemas = new Map<string, KeySchema>();
       const latest = new Map<string, BatchState>();
@@ -130,7 +140,8 @@ export function writeRequestsInternal(
             ? error.message
             : `DescribeTable for ${requestTable(request)} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`;
         if (onFailure === 'error') throw failure(code, message, error, 0);
-        settled(id);
+        settled(id, 'failed');
+        progress.report();
         return [
           {
             requests: [],
@@ -178,12 +189,20 @@ export function writeRequestsInternal(
       const callOnce = (entries: PreparedWrite[]): Observable<Outcome> => {
         const RequestItems: Record<string, WireWriteRequest[]> = {};
         for (const e of entries) (RequestItems[e.table] ??= []).push(e.wire);
-        const command = new BatchWriteItemCommand({
-          RequestItems,
-          ...(returnConsumedCapacity ? { ReturnConsumedCapacity: returnConsumedCapacity } : {}),
-        });
-        return sendCommand<BatchWriteItemCommandOutput>(client, command).pipe(
+        const command = new BatchWriteItemCommand({ RequestItems, ...(askConsumed ? { ReturnConsumedCapacity: askConsumed } : {}) });
+        const call = sendCommand<BatchWriteItemCommandOutput>(client, command).pipe(
           map((response) => ({ unprocessed: matchUnprocessed(entries, response.UnprocessedItems), response })),
+        );
+        if (!budget) return call;
+        const cost = entries.reduce((sum, e) => sum + e.units, 0);
+        return budget.spend(cost, { client, table: entries[0]!.table, kind: 'write', scheduler }).pipe(
+          concatMap(() => call),
+          tap({
+            // correct the estimate with what DynamoDB says was consumed (or, when it does not say, what was processed)
+            next: ({ unprocessed, response }) =>
+              budget.correct((unitsConsumed(response.ConsumedCapacity) ?? cost - unprocessed.reduce((sum, e) => sum + e.units, 0)) - cost),
+            error: () => budget.correct(-cost),
+          }),
         );
       };
 
@@ -221,21 +240,22 @@ export function writeRequestsInternal(
         return unprocessed;
       };
 
-      const forget = (entries: PreparedWrite[]) => {
+      const forget = (entries: PreparedWrite[], outcome: 'done' | 'failed') => {
         for (const e of entries) {
-          settled(e.id);
-          for (const s of e.superseded) settled(s.id);
+          settled(e.id, outcome);
+          for (const s of e.superseded) settled(s.id, outcome);
         }
       };
 
       const onStep = (step: RetryStep<PreparedWrite, BatchWriteItemCommandOutput | undefined>): BatchWriteResult[] => {
         currentConcurrency = step.concurrency;
         const state = batches.get(step.batch)!;
-        if (step.response?.ConsumedCapacity) state.consumed.push(...step.response.ConsumedCapacity);
+        if (returnConsumedCapacity && step.response?.ConsumedCapacity) state.consumed.push(...step.response.ConsumedCapacity);
         const left = new Set([...step.unprocessed, ...step.rejected.map((r) => r.request)]);
         const written = step.requests.filter((e) => !left.has(e));
         state.written.push(...written);
-        forget(written);
+        forget(written, 'done');
+        progress.call(step, unitsConsumed(step.response?.ConsumedCapacity) ?? written.reduce((sum, e) => sum + e.units, 0));
         state.rejected.push(...step.rejected);
         const rejection = step.rejected[0];
         const rejectionMessage = (r: Rejection<PreparedWrite>) =>
@@ -262,7 +282,7 @@ export function writeRequestsInternal(
         }
         if (onFailure === 'error') throw failure(code, message, step.error, step.attempt);
         const failedEntries = [...state.rejected.map((r) => r.request), ...step.unprocessed];
-        forget(failedEntries);
+        forget(failedEntries, 'failed');
         const failed = requestsOf(failedEntries);
         const why = step.unprocessed.length === 0 || step.fatal ? (step.error ?? state.rejected[0]?.error) : step.error;
         return [{ ...result, failed, error: failure(code, message, why, step.attempt, failed) }];
@@ -279,6 +299,7 @@ export function writeRequestsInternal(
         map((request): Taken<WriteRequest> => {
           const id = nextId++;
           ledger.set(id, request);
+          progress.progress.taken++;
           return { id, request };
         }),
         withKeySchemas<WriteRequest>(client, requestTable, keyAttributesOf),
@@ -325,11 +346,18 @@ export function writeRequestsInternal(
               filter((o): o is { batch: BatchState } => 'batch' in o),
               mergeMap((o) => whenFree(o.batch)),
               retry,
-              mergeMap(onStep),
+              mergeMap((step) => {
+                try {
+                  return onStep(step);
+                } finally {
+                  progress.report();
+                }
+              }),
             ),
           ),
         ),
         concatWith(defer(() => (sourceError ? throwError(() => sourceError!.error) : EMPTY))),
+        finalize(() => progress.report(true)),
       );
     });
 }

@@ -13,6 +13,7 @@ import { validateBackoff } from '../internal/backoff.js';
 import type { Backpressure } from '../internal/backpressure.js';
 import { marshallOptionsOf, sendCommand, unmarshallOptionsOf } from '../internal/client.js';
 import { retryWithBackoff } from '../internal/retryCall.js';
+import { type CapacityBudget, type CapacityOptions, toBudget } from '../internal/capacity.js';
 import type { BackoffOptions, DynamoDBSender, Item, Key } from '../internal/types.js';
 
 /** What the document model changes in an input: values and keys are plain JavaScript. */
@@ -53,6 +54,11 @@ export interface SourceOptions {
   marshallOptions?: marshallOptions;
   /** @default the document client's, else the SDK's defaults */
   unmarshallOptions?: unmarshallOptions;
+  /**
+   * A budget of read units per second (a `capacity()` handle, or its options): each page is paid for, with the units
+   * DynamoDB reports it consumed, before the next one is asked for. @default none
+   */
+  capacity?: CapacityBudget | CapacityOptions;
 }
 
 export function validateSourceOptions(options: SourceOptions): void {
@@ -77,12 +83,20 @@ export function paginate(
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
   const unmarshalling = options.unmarshallOptions ?? unmarshallOptionsOf(client);
   const values = input.ExpressionAttributeValues ? marshall(input.ExpressionAttributeValues, marshalling) : undefined;
+  const budget = toBudget(options.capacity);
+  const table = input.TableName ?? '';
 
-  const fetch = (startKey: Key | undefined): Observable<Page> =>
+  /** Waits until the link has room and the budget has paid for the previous page (`owed` units). */
+  const turn = (owed: number): Observable<unknown> =>
     (link ? link.ready() : of(undefined)).pipe(
+      concatMap(() => (budget && owed > 0 ? budget.spend(owed, { client, table, kind: 'read', scheduler }) : of(undefined))),
+    );
+  const fetch = (startKey: Key | undefined, owed: number): Observable<Page> =>
+    turn(owed).pipe(
       concatMap(() =>
         defer(() => {
           const wire = {
+            ...(budget ? { ReturnConsumedCapacity: 'TOTAL' } : {}),
             ...input,
             ExpressionAttributeValues: values,
             ExclusiveStartKey: startKey ? marshall(startKey, marshalling) : undefined,
@@ -101,9 +115,11 @@ export function paginate(
       tap((page) => link?.emitted(page.Items.length)),
     );
 
+  /** Units a page consumed, as DynamoDB reported them (or half a unit per item when it did not). */
+  const owedFor = (page: Page) => (budget ? (page.ConsumedCapacity?.CapacityUnits ?? page.Count * 0.5) : 0);
   return defer(() =>
-    fetch(options.startKey ?? input.ExclusiveStartKey).pipe(
-      expand((page) => (page.LastEvaluatedKey ? fetch(page.LastEvaluatedKey) : EMPTY)),
+    fetch(options.startKey ?? input.ExclusiveStartKey, 0).pipe(
+      expand((page) => (page.LastEvaluatedKey ? fetch(page.LastEvaluatedKey, owedFor(page)) : EMPTY)),
     ),
   );
 }

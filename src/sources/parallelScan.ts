@@ -1,4 +1,5 @@
 import { from, mergeMap, type Observable } from 'rxjs';
+import { toBudget } from '../internal/capacity.js';
 import type { DynamoDBSender, Item, Key } from '../internal/types.js';
 import { paginate, type ScanInput, type SourceOptions } from './pageInternals.js';
 
@@ -41,7 +42,9 @@ export interface ParallelScanOptions extends Omit<SourceOptions, 'startKey'> {
  * @see scan
  */
 export function parallelScan(client: DynamoDBSender, input: ScanInput, options: ParallelScanOptions): Observable<Item> {
-  const { totalSegments, startKeys = {}, ...rest } = options;
+  const { totalSegments, startKeys = {}, capacity: budgetOption, ...rest } = options;
+  // one budget for every segment, so that together they stay within it
+  const budget = toBudget(budgetOption);
   if (!(Number.isInteger(totalSegments) && totalSegments >= 1 && totalSegments <= 1_000_000))
     throw new RangeError(`totalSegments must be an integer from 1 to 1000000, got ${totalSegments}`);
   const segments = options.segments ?? Array.from({ length: totalSegments }, (_, i) => i);
@@ -58,7 +61,7 @@ export function parallelScan(client: DynamoDBSender, input: ScanInput, options: 
           client,
           'scan',
           { ...input, Segment: segment, TotalSegments: totalSegments },
-          { ...rest, startKey: startKeys[segment] },
+          { ...rest, capacity: budget, startKey: startKeys[segment] },
         ).pipe(mergeMap((page) => page.Items)),
       concurrency,
     ),

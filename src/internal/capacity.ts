@@ -1,0 +1,143 @@
+import { DescribeTableCommand, type DescribeTableCommandOutput } from '@aws-sdk/client-dynamodb';
+import { concatMap, defer, map, type Observable, of, type SchedulerLike, shareReplay, timer } from 'rxjs';
+import { sendCommand } from './client.js';
+import type { DynamoDBSender } from './types.js';
+
+/** How fast a budget may spend DynamoDB capacity units. */
+export interface CapacityOptions {
+  /** Capacity units per second this budget may spend. */
+  unitsPerSecond?: number;
+  /**
+   * Or: this fraction of the table's provisioned units (write units for writes, read units for reads), read once
+   * with DescribeTable. It does not apply to on-demand tables, which have no provisioned capacity: give
+   * `unitsPerSecond` for those.
+   */
+  fractionOfProvisioned?: number;
+  /** Seconds of unspent budget that may be spent at once. @default 1 */
+  burstSeconds?: number;
+}
+
+/** What a spend is for: the budget needs it only to read the table's provisioned capacity. */
+export interface CapacityUse {
+  client: DynamoDBSender;
+  table: string;
+  kind: 'read' | 'write';
+  scheduler: SchedulerLike;
+}
+
+/**
+ * A token bucket in DynamoDB's own units — a write costs one unit per started KB of the item, a strongly consistent
+ * read one per started 4 KB, an eventually consistent read half that — shared by every operator it is passed to.
+ */
+export interface CapacityBudget {
+  readonly options: Readonly<CapacityOptions>;
+  /** Emits (then completes) when `units` may be spent; spends them. Turns are taken in the order asked. */
+  spend(units: number, use: CapacityUse): Observable<void>;
+  /** Charges more (positive) or gives back (negative) once DynamoDB reports what a call really consumed. */
+  correct(units: number): void;
+  /** Units spent so far, corrections included. */
+  readonly spent: number;
+  /** The rate in force, once known. */
+  readonly unitsPerSecond: number | undefined;
+}
+
+/**
+ * Creates a capacity budget to pass to one or more operators and sources (`capacity: budget`): together they spend
+ * at most `unitsPerSecond` DynamoDB capacity units per second (plus a burst of `burstSeconds` of unspent units), so a
+ * bulk job leaves the rest of a table's capacity to the application that shares it.
+ *
+ * ```
+ * calls wanted:  (abcd)------
+ * > capacity({ unitsPerSecond: 50 }), 25 units per call, burstSeconds 0
+ * calls made:    a---b---c---d        (one every 500 ms)
+ * ```
+ *
+ * ## Example
+ * ```ts
+ * import { capacity, dynamoBatchWrite } from 'rxjs-dynamodb';
+ * const half = capacity({ fractionOfProvisioned: 0.5 }); // half the table's provisioned write units
+ * imports$.pipe(dynamoBatchWrite(client, 'Tickets', { capacity: half })).subscribe();
+ * fixes$.pipe(dynamoBatchWrite(client, 'Tickets', { capacity: half })).subscribe(); // shares the same half
+ * ```
+ *
+ * @param options `unitsPerSecond`, or `fractionOfProvisioned` (0 < f <= 1); `burstSeconds`.
+ * @returns The budget.
+ */
+export function capacity(options: CapacityOptions): CapacityBudget {
+  const { unitsPerSecond, fractionOfProvisioned, burstSeconds = 1 } = options;
+  if ((unitsPerSecond === undefined) === (fractionOfProvisioned === undefined))
+    throw new RangeError(`capacity needs exactly one of unitsPerSecond or fractionOfProvisioned, got ${JSON.stringify(options)}`);
+  if (unitsPerSecond !== undefined && !(unitsPerSecond > 0 && Number.isFinite(unitsPerSecond)))
+    throw new RangeError(`capacity.unitsPerSecond must be a number > 0, got ${unitsPerSecond}`);
+  if (fractionOfProvisioned !== undefined && !(fractionOfProvisioned > 0 && fractionOfProvisioned <= 1))
+    throw new RangeError(`capacity.fractionOfProvisioned must be in (0, 1], got ${fractionOfProvisioned}`);
+  if (!(burstSeconds >= 0 && Number.isFinite(burstSeconds)))
+    throw new RangeError(`capacity.burstSeconds must be a number >= 0, got ${burstSeconds}`);
+
+  let rate = unitsPerSecond;
+  let resolving: Observable<number> | undefined;
+  /** Theoretical arrival time (GCRA): when the budget will have paid for everything reserved so far. */
+  let tat = -Infinity;
+  let spent = 0;
+
+  const rateFor = (use: CapacityUse): Observable<number> => {
+    if (rate !== undefined) return of(rate);
+    resolving ??= sendCommand<DescribeTableCommandOutput>(use.client, new DescribeTableCommand({ TableName: use.table })).pipe(
+      map((output) => {
+        const table = output.Table;
+        const provisioned =
+          use.kind === 'write' ? table?.ProvisionedThroughput?.WriteCapacityUnits : table?.ProvisionedThroughput?.ReadCapacityUnits;
+        if (table?.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' || !provisioned) {
+          throw new RangeError(
+            `Table ${use.table} is on-demand (no provisioned ${use.kind} capacity), so fractionOfProvisioned does not apply: give capacity: { unitsPerSecond: N } instead.`,
+          );
+        }
+        rate = provisioned * fractionOfProvisioned!;
+        return rate;
+      }),
+      shareReplay({ bufferSize: 1, refCount: false }),
+    );
+    return resolving;
+  };
+
+  return {
+    options: { ...options },
+    get spent() {
+      return spent;
+    },
+    get unitsPerSecond() {
+      return rate;
+    },
+    spend: (units, use) =>
+      rateFor(use).pipe(
+        concatMap((r) =>
+          defer(() => {
+            // GCRA (virtual scheduling): `tat` is when everything reserved before is paid for; a spend may start
+            // `burstSeconds` before that, and moves `tat` on by its own cost
+            const now = use.scheduler.now();
+            tat = Math.max(tat, now);
+            const wait = Math.max(0, tat - burstSeconds * 1000 - now);
+            tat += (units / r) * 1000;
+            spent += units;
+            return wait > 0 ? timer(wait, use.scheduler).pipe(map(() => undefined)) : of(undefined);
+          }),
+        ),
+      ),
+    correct: (units) => {
+      spent += units;
+      if (rate !== undefined) tat += (units / rate) * 1000;
+    },
+  };
+}
+
+/** The budget an operator spends: the handle it was given, or one of its own made from options. */
+export function toBudget(option: CapacityBudget | CapacityOptions | undefined): CapacityBudget | undefined {
+  if (option === undefined) return undefined;
+  return typeof (option as CapacityBudget).spend === 'function' ? (option as CapacityBudget) : capacity(option as CapacityOptions);
+}
+
+/** Capacity units a response says were consumed, or undefined when it does not say. */
+export function unitsConsumed(consumed: Array<{ CapacityUnits?: number }> | undefined): number | undefined {
+  if (!consumed || consumed.length === 0) return undefined;
+  return consumed.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+}
