@@ -18,6 +18,11 @@ export interface Backpressure {
   release(count: number): void;
   /** Emits once (synchronously if it already is) when `pending` is under `highWaterMark`, then completes. */
   ready(): Observable<void>;
+  /**
+   * Emits each time a source starts to wait. Sinks close their open batches then: items waiting in a batch that is
+   * not full would otherwise never be written, and the source would wait for ever.
+   */
+  readonly stalled: Observable<void>;
   /** `filter` that releases what it drops. */
   filter<T>(predicate: (value: T, index: number) => boolean): MonoTypeOperatorFunction<T>;
 }
@@ -48,6 +53,7 @@ export function backpressure(options: { highWaterMark?: number } = {}): Backpres
     throw new RangeError(`highWaterMark must be an integer >= 1, got ${highWaterMark}`);
   let pending = 0;
   const released = new Subject<void>();
+  const stalled = new Subject<void>();
   const link: Backpressure = {
     highWaterMark,
     get pending() {
@@ -61,14 +67,17 @@ export function backpressure(options: { highWaterMark?: number } = {}): Backpres
       if (pending < highWaterMark) released.next();
     },
     ready: () =>
-      defer(() =>
-        pending < highWaterMark
-          ? of(undefined)
-          : released.pipe(
-              filter(() => pending < highWaterMark),
-              take(1),
-            ),
-      ),
+      defer(() => {
+        if (pending < highWaterMark) return of(undefined);
+        const waiting = released.pipe(
+          filter(() => pending < highWaterMark),
+          take(1),
+        );
+        stalled.next();
+        // a sink that closed its batches at `stalled` may have released enough already
+        return pending < highWaterMark ? of(undefined) : waiting;
+      }),
+    stalled: stalled.asObservable(),
     filter:
       <T>(predicate: (value: T, index: number) => boolean): MonoTypeOperatorFunction<T> =>
       (source) =>

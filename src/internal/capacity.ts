@@ -141,3 +141,60 @@ export function unitsConsumed(consumed: Array<{ CapacityUnits?: number }> | unde
   if (!consumed || consumed.length === 0) return undefined;
   return consumed.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
 }
+
+/**
+ * The rate half of `concurrency: 'adaptive'`: a budget with no limit until DynamoDB throttles, then the rate it was
+ * really serving (the units processed in the last second, less 5 %), probed upwards by 5 % per clean second and cut
+ * again, at most once per throttling event, whenever it throttles. Concurrency alone cannot do this: one call at a
+ * time can already be many times a small table's capacity.
+ */
+export class AdaptiveRate {
+  readonly budget: CapacityBudget;
+  private rate = Infinity;
+  private served: Array<[number, number]> = [];
+  private lastCut = -Infinity;
+  private lastRaise = 0;
+
+  constructor(private readonly scheduler: SchedulerLike) {
+    let tat = -Infinity;
+    this.budget = {
+      options: {},
+      spent: 0,
+      get unitsPerSecond() {
+        return undefined;
+      },
+      spend: (units) =>
+        defer(() => {
+          if (this.rate === Infinity) return of(undefined);
+          const now = this.scheduler.now();
+          tat = Math.max(tat, now);
+          const wait = Math.max(0, tat - now);
+          tat += (units / this.rate) * 1000;
+          return wait > 0 ? timer(wait, this.scheduler).pipe(map(() => undefined)) : of(undefined);
+        }),
+      correct: () => undefined,
+    };
+  }
+
+  /** The rate in force: Infinity until the first throttling. */
+  get unitsPerSecond(): number {
+    return this.rate;
+  }
+
+  /** After each call: the units it got processed, whether it was throttled, and when it started. */
+  observe(units: number, throttled: boolean, startedAt: number): void {
+    const now = this.scheduler.now();
+    this.served.push([now, units]);
+    while (this.served.length > 0 && this.served[0]![0] <= now - 1000) this.served.shift();
+    if (throttled) {
+      if (startedAt < this.lastCut) return; // this throttling event has been answered already
+      const lastSecond = this.served.reduce((sum, [, u]) => sum + u, 0);
+      this.rate = Math.max(1, Math.min(this.rate, lastSecond * 0.95));
+      this.lastCut = now;
+      this.lastRaise = now;
+    } else if (this.rate !== Infinity && now - this.lastRaise >= 1000) {
+      this.rate *= 1.05;
+      this.lastRaise = now;
+    }
+  }
+}

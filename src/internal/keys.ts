@@ -23,10 +23,13 @@ function keyPart(value: AttributeValue | undefined): string {
   return `?${JSON.stringify(value)}`;
 }
 
-/** Identity of an item within a table: equal strings exactly for equal keys. */
+/** Identity of an item within a table: equal strings exactly for equal keys (each part is length-prefixed). */
 export function keyString(table: string, item: Record<string, AttributeValue>, attributes: string[]): string {
   let s = table;
-  for (const a of attributes) s += `\u0000${keyPart(item[a])}`;
+  for (const a of attributes) {
+    const part = keyPart(item[a]);
+    s += `\u0000${part.length}:${part}`;
+  }
   return s;
 }
 

@@ -19,6 +19,22 @@ export function validateBatchOptions(options: BatchOptions & { batchSize?: numbe
   if (onFailure !== 'error' && onFailure !== 'emit') throw new RangeError(`onFailure must be 'error' or 'emit', got ${String(onFailure)}`);
   if (!(maxBatchWaitMs > 0)) throw new RangeError(`maxBatchWaitMs must be > 0, got ${maxBatchWaitMs}`);
   validateBackoff(backoff);
+  const { returnConsumedCapacity, projection } = options as { returnConsumedCapacity?: unknown; projection?: unknown };
+  if (returnConsumedCapacity !== undefined && returnConsumedCapacity !== 'TOTAL' && returnConsumedCapacity !== 'INDEXES')
+    throw new RangeError(`returnConsumedCapacity must be 'TOTAL' or 'INDEXES', got ${JSON.stringify(returnConsumedCapacity)}`);
+  if (
+    projection !== undefined &&
+    (!Array.isArray(projection) || projection.length === 0 || projection.some((a) => typeof a !== 'string' || a.length === 0))
+  )
+    throw new RangeError(`projection must be a non-empty array of attribute names, got ${JSON.stringify(projection)}`);
+  const { keyAttributes } = options as { keyAttributes?: unknown };
+  if (Array.isArray(keyAttributes) || keyAttributes === undefined) validateKeyAttributes(keyAttributes);
+  else if (typeof keyAttributes === 'object' && keyAttributes !== null)
+    for (const [table, attributes] of Object.entries(keyAttributes)) validateKeyAttributes(attributes, `keyAttributes.${table}`);
+  else
+    throw new RangeError(
+      `keyAttributes must be an array of names (or, across tables, an object of them), got ${JSON.stringify(keyAttributes)}`,
+    );
 }
 
 /** Checks `concurrency` (an integer >= 1 or 'adaptive') and `maxConcurrency`; throws a RangeError naming the bad value. */
@@ -27,4 +43,19 @@ export function validateConcurrency(concurrency: unknown, maxConcurrency: unknow
     throw new RangeError(`concurrency must be an integer >= 1 or 'adaptive', got ${String(concurrency)}`);
   if (!(Number.isInteger(maxConcurrency) && (maxConcurrency as number) >= 1))
     throw new RangeError(`maxConcurrency must be an integer >= 1, got ${String(maxConcurrency)}`);
+}
+
+/** Checks key attribute names given by the user: one or two distinct, non-empty strings (partition key first). */
+export function validateKeyAttributes(keyAttributes: unknown, where = 'keyAttributes'): void {
+  if (keyAttributes === undefined) return;
+  if (
+    !Array.isArray(keyAttributes) ||
+    keyAttributes.length < 1 ||
+    keyAttributes.length > 2 ||
+    keyAttributes.some((a) => typeof a !== 'string' || a.length === 0) ||
+    new Set(keyAttributes).size !== keyAttributes.length
+  )
+    throw new RangeError(
+      `${where} must be the partition key name and, if the table has one, the sort key name, got ${JSON.stringify(keyAttributes)}`,
+    );
 }

@@ -4,7 +4,7 @@ import { isRetryableError } from './retryable.js';
 import type { BackoffOptions } from './types.js';
 
 /**
- * Re-subscribes to a failed call — a page of a scan, a DescribeTable — after the backoff delay, while its error is
+ * Re-subscribes to a failed call — a page of a scan or query — after the backoff delay, while its error is
  * retryable and fewer than `maxAttempts` calls were made; other errors pass through at once.
  */
 export function retryWithBackoff<T>(

@@ -18,6 +18,8 @@ export interface BufferBatchOptions<T> {
   maxWaitMs?: number;
   /** For `maxWaitMs`. @default asyncScheduler */
   scheduler?: SchedulerLike;
+  /** Closes the open batch, full or not, whenever this emits (a backpressure link's `stalled`, for one). @default never */
+  flushWhen?: Observable<unknown>;
 }
 
 /**
@@ -50,6 +52,7 @@ export function bufferBatch<T>(options: BufferBatchOptions<T> = {}): OperatorFun
     merge = (_: T, later: T) => later,
     maxWaitMs = Infinity,
     scheduler = asyncScheduler,
+    flushWhen,
   } = options;
   if (!(Number.isInteger(maxCount) && maxCount >= 1)) throw new RangeError(`maxCount must be an integer >= 1, got ${maxCount}`);
   if (!(maxBytes > 0)) throw new RangeError(`maxBytes must be > 0, got ${maxBytes}`);
@@ -102,6 +105,7 @@ export function bufferBatch<T>(options: BufferBatchOptions<T> = {}): OperatorFun
         append(merged, size, k);
       };
 
+      const flushes = flushWhen?.subscribe(() => flush());
       const subscription = source.subscribe({
         next: (value) => {
           try {
@@ -121,6 +125,7 @@ export function bufferBatch<T>(options: BufferBatchOptions<T> = {}): OperatorFun
       });
       return () => {
         subscription.unsubscribe();
+        flushes?.unsubscribe();
         timeout?.unsubscribe();
       };
     });

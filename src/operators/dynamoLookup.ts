@@ -1,4 +1,5 @@
 import { map, Observable, type OperatorFunction } from 'rxjs';
+import { BatchGetError } from '../internal/errors.js';
 import type { DynamoDBSender, GetRequest, Item, Key } from '../internal/types.js';
 import type { BatchGetTableOptions } from './dynamoBatchGet.js';
 import { type GetOutcome, getRequestsInternal } from './getInternals.js';
@@ -63,7 +64,18 @@ function inInputOrder(): OperatorFunction<GetOutcome, Lookup> {
             subscriber.next(o.error ? { key: o.request.key, item: undefined, error: o.error } : { key: o.request.key, item: o.item });
           }
         },
-        error: (error) => subscriber.error(error),
+        // keys read but held back for order are handed back with the error, so that none is lost
+        error: (error: unknown) => {
+          if (!(error instanceof BatchGetError) || waiting.size === 0) return subscriber.error(error);
+          const held = [...waiting.values()].sort((a, b) => a.id - b.id).map((o) => o.request);
+          subscriber.error(
+            new BatchGetError(error.code, error.message, {
+              unprocessed: [...held, ...error.unprocessed],
+              attempts: error.attempts,
+              cause: error.cause,
+            }),
+          );
+        },
         complete: () => subscriber.complete(),
       });
     });

@@ -31,7 +31,7 @@ import { describeKey, keyString } from '../internal/keys.js';
 import { validateBatchOptions } from '../internal/options.js';
 import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
-import { toBudget, unitsConsumed } from '../internal/capacity.js';
+import { AdaptiveRate, toBudget, unitsConsumed } from '../internal/capacity.js';
 import { ProgressTracker } from '../internal/progress.js';
 import type { BatchOptions, CallOutcome, DynamoDBSender, GetRequest, Item } from '../internal/types.js';
 import { requestTable } from '../internal/writeRequest.js';
@@ -100,7 +100,7 @@ export function getRequestsInternal(
   } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
   const unmarshalling = options.unmarshallOptions ?? unmarshallOptionsOf(client);
-  const budget = toBudget(options.capacity);
+  const userBudget = toBudget(options.capacity);
   /** Read units per key before the answer says what was consumed: 1 per started 4 KB, half for eventual reads. */
   const unitsPerKey = consistentRead ? 1 : 0.5;
 
@@ -115,6 +115,9 @@ export function getRequestsInternal(
       const tableParams = new Map<string, Omit<KeysAndAttributes, 'Keys'>>();
 
       const progress = new ProgressTracker(scheduler, options.onProgress, currentConcurrency);
+      /** `concurrency: 'adaptive'` without a budget of the user's also adapts a rate, to the one DynamoDB serves. */
+      const adaptiveRate = concurrency === 'adaptive' && !userBudget ? new AdaptiveRate(scheduler) : undefined;
+      const budget = userBudget ?? adaptiveRate?.budget;
       const settle = (id: number, outcome: 'done' | 'failed') => {
         if (!ledger.delete(id)) return;
         progress.progress[outcome]++;
@@ -123,9 +126,10 @@ export function getRequestsInternal(
       const failure = (code: BatchGetErrorCode, message: string, cause: unknown, attempts: number, unprocessed = [...ledger.values()]) =>
         new BatchGetError(code, message, { unprocessed, attempts, cause });
       /** One outcome per requester of an entry (duplicates included), each settled. */
-      const outcomes = (e: PreparedGet, item: Item | undefined, error?: GetOutcome['error']): GetOutcome[] =>
+      const outcomes = (e: PreparedGet, item: Item | undefined, error?: GetOutcome['error'], quiet = false): GetOutcome[] =>
         [{ id: e.id, request: e.request }, ...e.duplicates].map(({ id, request }) => {
-          settle(id, error ? 'failed' : 'done');
+          if (quiet) ledger.delete(id);
+          else settle(id, error ? 'failed' : 'done');
           return error ? { id, request, item, error } : { id, request, item };
         });
       const describeEntry = (e: PreparedGet) => `table ${e.table}, ${describeKey(e.wire, schemas.get(e.table)?.attributes ?? [])}`;
@@ -159,7 +163,7 @@ export function getRequestsInternal(
       const callOnce = (entries: PreparedGet[]): Observable<CallOutcome<PreparedGet, Found>> => {
         const RequestItems: Record<string, KeysAndAttributes> = {};
         for (const e of entries) (RequestItems[e.table] ??= { ...tableParams.get(e.table), Keys: [] }).Keys!.push(e.wire);
-        const command = new BatchGetItemCommand({ RequestItems, ...(budget ? { ReturnConsumedCapacity: 'TOTAL' } : {}) });
+        const command = new BatchGetItemCommand({ RequestItems, ...(userBudget ? { ReturnConsumedCapacity: 'TOTAL' } : {}) });
         const cost = entries.length * unitsPerKey;
         const paid = budget
           ? budget
@@ -199,47 +203,65 @@ export function getRequestsInternal(
       const lanesOf = new Map<PreparedGet[], Lane>();
       const onStep = (step: RetryStep<PreparedGet, Found | undefined>): Observable<GetOutcome> => {
         currentConcurrency = step.concurrency;
-        progress.call(step, step.response?.units ?? (step.requests.length - step.unprocessed.length) * unitsPerKey);
+        const units = step.response?.units ?? (step.requests.length - step.unprocessed.length) * unitsPerKey;
+        progress.call(step, units);
+        adaptiveRate?.observe(units, step.unprocessed.length > 0 && !step.fatal, step.startedAt);
+        const found = new Map(step.response?.found);
+        const left = new Set([...step.unprocessed, ...step.rejected.map((r) => r.request)]);
+        const read: Array<[PreparedGet, Item | undefined]> = [];
+        const broken: Array<{ request: PreparedGet; error: unknown; message: string }> = step.rejected.map(({ request, error }) => ({
+          request,
+          error,
+          message: `DynamoDB rejected the key ${describeEntry(request)} with ${(error as Error).name}: ${(error as Error).message}. It was not read.`,
+        }));
+        for (const e of step.requests) {
+          if (left.has(e)) continue;
+          const av = found.get(e);
+          try {
+            read.push([e, av ? unmarshall(av, unmarshalling) : undefined]);
+          } catch (error) {
+            broken.push({
+              request: e,
+              error,
+              message: `The item for ${describeEntry(e)} could not be unmarshalled: ${(error as Error).message}.`,
+            });
+          }
+        }
+        const exhausted = step.final && step.unprocessed.length > 0;
+        const cause = step.error as { name?: string; message?: string } | undefined;
+        const code: BatchGetErrorCode = step.fatal || !exhausted ? 'batchGet.nonRetryable' : 'batchGet.attemptsExhausted';
+        const message = broken[0]
+          ? broken[0].message
+          : step.fatal
+            ? `BatchGetItem failed with ${cause?.name}: ${cause?.message}. The call's ${step.unprocessed.length} keys were not read (first: ${describeEntry(step.unprocessed[0]!)}).`
+            : `${step.unprocessed.length} keys were still unprocessed after ${step.attempt} BatchGetItem calls${cause ? ` (last error ${cause.name})` : ''}. They are in .unprocessed; lower concurrency, raise maxAttempts or the table's read capacity.`;
+
+        if (onFailure === 'error' && (broken.length > 0 || exhausted)) {
+          // what was read is handed over before the error, so that nothing read is lost; nothing is settled on the
+          // way out (no lane woken, no room freed on the link), so no new call starts
+          const done = read.flatMap(([e, item]) => outcomes(e, item, undefined, true));
+          return concat(
+            from(done),
+            throwError(() => failure(code, message, broken[0]?.error ?? step.error, step.attempt)),
+          );
+        }
         if (step.final) {
           const lane = lanesOf.get(step.batch)!;
           lanesOf.delete(step.batch);
           lane.inProgress--;
           lane.wake();
         }
-        const found = new Map(step.response?.found);
-        const left = new Set([...step.unprocessed, ...step.rejected.map((r) => r.request)]);
-        const done: GetOutcome[] = [];
-        for (const e of step.requests) {
-          if (left.has(e)) continue;
-          const av = found.get(e);
-          done.push(...outcomes(e, av ? unmarshall(av, unmarshalling) : undefined));
+        const done = read.flatMap(([e, item]) => outcomes(e, item));
+        for (const b of broken)
+          done.push(
+            ...outcomes(b.request, undefined, failure('batchGet.nonRetryable', b.message, b.error, step.attempt, [b.request.request])),
+          );
+        if (exhausted) {
+          const failed = step.unprocessed.flatMap((e) => [e.request, ...e.duplicates.map((d) => d.request)]);
+          const error = failure(code, message, step.error, step.attempt, failed);
+          for (const e of step.unprocessed) done.push(...outcomes(e, undefined, error));
         }
-        let fail: BatchGetError | undefined;
-        for (const { request: e, error } of step.rejected) {
-          const message = `DynamoDB rejected the key ${describeEntry(e)} with ${(error as Error).name}: ${(error as Error).message}. It was not read.`;
-          if (onFailure === 'error') fail ??= failure('batchGet.nonRetryable', message, error, step.attempt);
-          else done.push(...outcomes(e, undefined, failure('batchGet.nonRetryable', message, error, step.attempt, [e.request])));
-        }
-        if (step.final && step.unprocessed.length > 0 && !fail) {
-          const cause = step.error as { name?: string; message?: string } | undefined;
-          const code: BatchGetErrorCode = step.fatal ? 'batchGet.nonRetryable' : 'batchGet.attemptsExhausted';
-          const message = step.fatal
-            ? `BatchGetItem failed with ${cause?.name}: ${cause?.message}. The call's ${step.unprocessed.length} keys were not read (first: ${describeEntry(step.unprocessed[0]!)}).`
-            : `${step.unprocessed.length} keys were still unprocessed after ${step.attempt} BatchGetItem calls${cause ? ` (last error ${cause.name})` : ''}. They are in .unprocessed; lower concurrency, raise maxAttempts or the table's read capacity.`;
-          if (onFailure === 'error') fail = failure(code, message, step.error, step.attempt);
-          else {
-            const failed = step.unprocessed.flatMap((e) => [e.request, ...e.duplicates.map((d) => d.request)]);
-            const error = failure(code, message, step.error, step.attempt, failed);
-            for (const e of step.unprocessed) done.push(...outcomes(e, undefined, error));
-          }
-        }
-        // what was read is handed over before the error, so that nothing read is lost
-        return fail
-          ? concat(
-              from(done),
-              throwError(() => fail),
-            )
-          : from(done);
+        return from(done);
       };
 
       const retry = retryUnprocessed(send, { concurrency, maxConcurrency, maxAttempts, backoff, scheduler, random });
@@ -279,6 +301,7 @@ export function getRequestsInternal(
                         return earlier;
                       },
                       maxWaitMs: maxBatchWaitMs,
+                      flushWhen: link?.stalled,
                       scheduler,
                     }),
                     map((batch) => {

@@ -48,6 +48,8 @@ export interface RetryStep<T, R> {
   concurrency: number;
   /** Calls in flight when this step was emitted, this one included. */
   inFlight: number;
+  /** When this call started, by the scheduler's clock. */
+  startedAt: number;
 }
 
 export interface RetryUnprocessedOptions {
@@ -124,7 +126,7 @@ export function retryUnprocessed<T, R>(
       let lastCut = -Infinity;
       let clean = 0;
       /** AIMD: +1 after a window of `limit` clean calls; halve on throttling, once for calls started after the last cut. */
-      const adapt = (step: Omit<RetryStep<T, R>, 'concurrency' | 'inFlight'>, startedAt: number) => {
+      const adapt = (step: Omit<RetryStep<T, R>, 'concurrency' | 'inFlight' | 'startedAt'>, startedAt: number) => {
         if (!adaptive || step.fatal) return;
         if (step.unprocessed.length > 0) {
           clean = 0;
@@ -141,9 +143,9 @@ export function retryUnprocessed<T, R>(
         limit(
           defer(() => {
             const startedAt = scheduler.now();
-            const done = (step: Omit<RetryStep<T, R>, 'concurrency' | 'inFlight'>): RetryStep<T, R> => {
+            const done = (step: Omit<RetryStep<T, R>, 'concurrency' | 'inFlight' | 'startedAt'>): RetryStep<T, R> => {
               adapt(step, startedAt);
-              return { ...step, concurrency: limit.limit, inFlight: limit.active };
+              return { ...step, concurrency: limit.limit, inFlight: limit.active, startedAt };
             };
             return from(send(requests, attempt)).pipe(
               map((outcome) =>

@@ -20,7 +20,9 @@ import {
   map,
   merge,
   mergeMap,
+  from,
   type Observable,
+  type ObservableInput,
   of,
   type OperatorFunction,
   type SchedulerLike,
@@ -32,7 +34,7 @@ import { validateBatchOptions } from '../internal/options.js';
 import type { Backpressure } from '../internal/backpressure.js';
 import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
-import { toBudget, unitsConsumed } from '../internal/capacity.js';
+import { AdaptiveRate, toBudget, unitsConsumed } from '../internal/capacity.js';
 import { ProgressTracker } from '../internal/progress.js';
 import { marshallOptionsOf, sendCommand, type KeySchema } from '../internal/client.js';
 import { BATCH_WRITE_MAX_REQUESTS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
@@ -66,6 +68,8 @@ interface BatchState {
   waitsFor: BatchState[];
   done: Subject<void>;
   written: PreparedWrite[];
+  /** BatchWriteItem calls made so far. */
+  attempts: number;
   rejected: Array<Rejection<PreparedWrite>>;
   consumed: ConsumedCapacity[];
 }
@@ -108,15 +112,18 @@ export function writeRequestsInternal(
     backpressure: link,
   } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
-  const budget = toBudget(options.capacity);
+  const userBudget = toBudget(options.capacity);
   /** With a budget, DynamoDB is asked what each call consumed, to correct the estimate. */
-  const askConsumed = returnConsumedCapacity ?? (budget ? 'TOTAL' : undefined);
+  const askConsumed = returnConsumedCapacity ?? (userBudget ? 'TOTAL' : undefined);
 
   return (source) =>
     defer(() => {
       /** Batches per table in progress at once: enough to keep every call slot busy while some batches back off. */
       let currentConcurrency = concurrency === 'adaptive' ? 2 : concurrency;
       const progress = new ProgressTracker(scheduler, options.onProgress, currentConcurrency);
+      /** `concurrency: 'adaptive'` without a budget of the user's also adapts a rate, to the one DynamoDB serves. */
+      const adaptiveRate = concurrency === 'adaptive' && !userBudget ? new AdaptiveRate(scheduler) : undefined;
+      const budget = userBudget ?? adaptiveRate?.budget;
       let sourceError: { error: unknown } | undefined;
       let nextId = 0;
       const ledger = new Map<number, WriteRequest>();
@@ -133,13 +140,13 @@ export function writeRequestsInternal(
       const failure = (code: BatchWriteErrorCode, message: string, cause: unknown, attempts: number, unprocessed = [...ledger.values()]) =>
         new BatchWriteError(code, message, { unprocessed, attempts, cause });
 
-      const reject = ({ id, request, error }: Rejected): BatchWriteResult[] => {
+      const reject = ({ id, request, error }: Rejected): ObservableInput<BatchWriteResult> => {
         const code = error instanceof InvalidRequestError ? 'batchWrite.invalidRequest' : 'batchWrite.nonRetryable';
         const message =
           error instanceof InvalidRequestError
             ? error.message
             : `DescribeTable for ${requestTable(request)} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`;
-        if (onFailure === 'error') throw failure(code, message, error, 0);
+        if (onFailure === 'error') return failWith(failure(code, message, error, 0));
         settled(id, 'failed');
         progress.report();
         return [
@@ -163,7 +170,16 @@ export function writeRequestsInternal(
 
       /** A sealed batch: counted in its lane, registered for per-key ordering; sent once earlier batches with its keys settle. */
       const startBatch = (entries: PreparedWrite[], lane: Lane): BatchState => {
-        const state: BatchState = { entries, lane, waitsFor: [], done: new Subject(), written: [], rejected: [], consumed: [] };
+        const state: BatchState = {
+          entries,
+          lane,
+          waitsFor: [],
+          done: new Subject(),
+          written: [],
+          attempts: 0,
+          rejected: [],
+          consumed: [],
+        };
         lane.inProgress++;
         for (const e of entries) {
           const earlier = latest.get(e.key);
@@ -247,28 +263,54 @@ export function writeRequestsInternal(
         }
       };
 
-      const onStep = (step: RetryStep<PreparedWrite, BatchWriteItemCommandOutput | undefined>): BatchWriteResult[] => {
+      /**
+       * 'error' mode: what each batch still in progress has written comes out first, as a result, then the error —
+       * so that every request taken is in a result or in `unprocessed`. Nothing is settled on the way out: no lane is
+       * woken and no room is freed on the link, so no new call starts.
+       */
+      const failWith = (error: BatchWriteError): Observable<BatchWriteResult> => {
+        const partial: BatchWriteResult[] = [];
+        for (const state of batches.values())
+          if (state.written.length > 0) partial.push({ requests: requestsOf(state.written), attempts: state.attempts });
+        return concat(
+          from(partial),
+          throwError(() => error),
+        );
+      };
+
+      const onStep = (step: RetryStep<PreparedWrite, BatchWriteItemCommandOutput | undefined>): ObservableInput<BatchWriteResult> => {
         currentConcurrency = step.concurrency;
         const state = batches.get(step.batch)!;
+        state.attempts = step.attempt;
         if (returnConsumedCapacity && step.response?.ConsumedCapacity) state.consumed.push(...step.response.ConsumedCapacity);
         const left = new Set([...step.unprocessed, ...step.rejected.map((r) => r.request)]);
         const written = step.requests.filter((e) => !left.has(e));
         state.written.push(...written);
-        forget(written, 'done');
-        progress.call(step, unitsConsumed(step.response?.ConsumedCapacity) ?? written.reduce((sum, e) => sum + e.units, 0));
+        const units = unitsConsumed(step.response?.ConsumedCapacity) ?? written.reduce((sum, e) => sum + e.units, 0);
+        progress.call(step, units);
+        adaptiveRate?.observe(units, step.unprocessed.length > 0 && !step.fatal, step.startedAt);
         state.rejected.push(...step.rejected);
-        const rejection = step.rejected[0];
         const rejectionMessage = (r: Rejection<PreparedWrite>) =>
           `DynamoDB rejected the request for ${describeEntry(r.request)} with ${(r.error as Error).name}: ${(r.error as Error).message}. It was not written${
             step.requests.length > 1 ? '; its call was split so that the other requests were not rejected with it' : ''
           }.`;
-        if (rejection && onFailure === 'error')
-          throw failure('batchWrite.nonRetryable', rejectionMessage(rejection), rejection.error, step.attempt);
+        const fails = state.rejected.length > 0 || (step.final && step.unprocessed.length > 0);
+        if (fails && onFailure === 'error') {
+          for (const e of written) {
+            ledger.delete(e.id);
+            for (const superseded of e.superseded) ledger.delete(superseded.id);
+          }
+          const rejection = state.rejected[0];
+          if (rejection) return failWith(failure('batchWrite.nonRetryable', rejectionMessage(rejection), rejection.error, step.attempt));
+        }
+        forget(written, 'done');
         if (!step.final) return [];
-        settle(state);
         const result: BatchWriteResult = { requests: requestsOf(state.written), attempts: step.attempt };
         if (state.consumed.length > 0) result.consumedCapacity = sumConsumedCapacity(state.consumed);
-        if (step.unprocessed.length === 0 && state.rejected.length === 0) return [result];
+        if (!fails) {
+          settle(state);
+          return [result];
+        }
 
         const cause = step.error as { name?: string; message?: string } | undefined;
         let code: BatchWriteErrorCode = 'batchWrite.nonRetryable';
@@ -280,7 +322,8 @@ export function writeRequestsInternal(
           code = 'batchWrite.attemptsExhausted';
           message = `${step.unprocessed.length} of ${state.entries.length} requests were still unprocessed after ${step.attempt} BatchWriteItem calls${cause ? ` (last error ${cause.name})` : ''}. They are in .unprocessed; lower concurrency, raise maxAttempts or the table's capacity.`;
         }
-        if (onFailure === 'error') throw failure(code, message, step.error, step.attempt);
+        if (onFailure === 'error') return failWith(failure(code, message, step.error, step.attempt));
+        settle(state);
         const failedEntries = [...state.rejected.map((r) => r.request), ...step.unprocessed];
         forget(failedEntries, 'failed');
         const failed = requestsOf(failedEntries);
@@ -328,6 +371,7 @@ export function writeRequestsInternal(
                         return later;
                       },
                       maxWaitMs: maxBatchWaitMs,
+                      flushWhen: link?.stalled,
                       scheduler,
                     }),
                     map((entries) => ({ batch: startBatch(entries, lane) })),

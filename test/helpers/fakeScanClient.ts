@@ -26,6 +26,11 @@ export function fakeScanClient(
         writes.push({ at: now(), count: items.length });
         return cold(options.writeMarble ?? '-r|', { r: { UnprocessedItems: {} } });
       }
+      if (command.constructor.name === 'BatchGetItemCommand') {
+        const keys = Object.values(command.input.RequestItems as Record<string, { Keys: unknown[] }>).flatMap((r) => r.Keys);
+        writes.push({ at: now(), count: keys.length });
+        return cold(options.writeMarble ?? '-r|', { r: { Responses: {}, UnprocessedKeys: {} } });
+      }
       const input = command.input as unknown as ScanCommandInput;
       const page = input.ExclusiveStartKey ? (unmarshall(input.ExclusiveStartKey).page as number) : 0;
       scans.push({ at: now(), page, input, signal: opts?.abortSignal });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { tap } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { backpressure, dynamoBatchWrite, scan } from 'rxjs-dynamodb';
+import { backpressure, dynamoBatchGet, dynamoBatchWrite, scan } from 'rxjs-dynamodb';
 import { fakeScanClient } from '../helpers/fakeScanClient.js';
 
 const newScheduler = () => new TestScheduler((a, e) => expect(a).toStrictEqual(e));
@@ -50,6 +50,31 @@ describe('backpressure', () => {
       expect(fake.scans.map((s) => s.at)).toEqual([0, 2, 4]);
       expect(link.pending).toBe(0);
     });
+  });
+
+  // regression (review of issue 3): items waiting in an open batch that is not full held the link at its mark for ever
+  it.each([
+    ['a highWaterMark under the batch size', 10, (i: number) => `${i}`, 'write'],
+    ['keys repeated within the open batch', 25, (i: number) => `${i % 20}`, 'write'],
+    ['a get sink with a highWaterMark under 100 keys', 50, (i: number) => `${i}`, 'get'],
+  ] as const)('should not stall with %s: the sink closes its open batches when the source waits', (_, highWaterMark, pk, sink) => {
+    const scheduler = newScheduler();
+    let completed = false;
+    const link = backpressure({ highWaterMark });
+    let fake!: ReturnType<typeof fakeScanClient>;
+    scheduler.run(({ cold, flush }) => {
+      const pages = Array.from({ length: 20 }, (_, p) => Array.from({ length: 5 }, (_, i) => ({ pk: pk(p * 5 + i) })));
+      fake = fakeScanClient(() => scheduler.now(), cold, pages);
+      const options = { backpressure: link, keyAttributes: ['pk'], scheduler };
+      scan(fake.client, { TableName: 'T' }, { backpressure: link })
+        .pipe(sink === 'write' ? dynamoBatchWrite(fake.client, 'Copy', options) : dynamoBatchGet(fake.client, 'Copy', options))
+        .subscribe({ complete: () => (completed = true) });
+      flush();
+    });
+    expect(completed).toBe(true);
+    expect(fake.scans).toHaveLength(20);
+    expect(link.pending).toBe(0);
+    expect(fake.writes.every((w) => w.count <= highWaterMark)).toBe(true);
   });
 
   it('should reject a bad highWaterMark', () => {

@@ -17,4 +17,9 @@ describe('keyString', () => {
     expect(k('A', { pk: { S: '1' }, sk: { S: '2' } })).not.toBe(k('A', { pk: { S: '12' }, sk: { S: '' } }));
     expect(k('A', { pk: { B: new Uint8Array([1, 2]) }, sk: { S: 'x' } })).toBe(k('A', { pk: { B: Buffer.from([1, 2]) }, sk: { S: 'x' } }));
   });
+
+  it('should not let a NUL character in one key part make two keys one (regression, review of issue 2)', () => {
+    const k = (pk: string, sk: string) => keyString('A', { pk: { S: pk }, sk: { S: sk } }, ['pk', 'sk']);
+    expect(k('x\u0000sy', 'z')).not.toBe(k('x', 'y\u0000sz'));
+  });
 });

@@ -4,6 +4,7 @@ import { TestScheduler } from 'rxjs/testing';
 import {
   BatchWriteError,
   type BatchWriteResult,
+  dynamoBatchGet,
   dynamoBatchWrite,
   dynamoBatchWriteRequests,
   InvalidRequestError,
@@ -98,7 +99,15 @@ describe('dynamoBatchWrite (virtual time)', () => {
       [15, 'T:1'],
       [16, 'T:2'],
     ]);
-    const error = events[0]!.error as BatchWriteError;
+    // what was written comes out as a result before the error, so that every request is in one or the other
+    expect(events[0]!.result).toEqual({
+      requests: [
+        { table: 'T', put: { pk: '0' } },
+        { table: 'T', put: { pk: '2' } },
+      ],
+      attempts: 2,
+    });
+    const error = events[1]!.error as BatchWriteError;
     expect(error).toBeInstanceOf(BatchWriteError);
     expect(error.code).toBe('batchWrite.nonRetryable');
     expect(error.attempts).toBe(2);
@@ -160,6 +169,29 @@ describe('dynamoBatchWrite (virtual time)', () => {
     expect(error.unprocessed).toEqual(items(0, 53).map((put) => ({ table: 'T', put })));
     // batch B's call was in flight: it is aborted
     expect(calls[1]!.signal?.aborted).toBe(true);
+  });
+
+  it('should put what was written in results before it errors, and start no call on the way out (review of issue 2)', () => {
+    const { calls, events } = run(
+      () => ({ unprocessed: (_t, pk) => pk === 'B' }),
+      (client, { scheduler }) =>
+        from([{ pk: 'A' }, { pk: 'B' }, { pk: 'C' }, ...items(100, 25), { pk: 'B', v: 2 }]).pipe(
+          dynamoBatchWrite(client, 'T', { ...fast, batchSize: 3, concurrency: 1, maxAttempts: 2, scheduler }),
+        ),
+    );
+    const results = events
+      .filter((e) => e.result)
+      .map((e) => e.result!.requests.map((r) => (r as { put: { pk: string } } & WriteRequest).put.pk));
+    const error = events.at(-1)!.error as BatchWriteError;
+    expect(error.code).toBe('batchWrite.attemptsExhausted');
+    // A and C were written by the failing batch: they are in a result; B is handed back, with everything not sent
+    expect(results.flat()).toContain('A');
+    expect(results.flat()).toContain('C');
+    const unprocessed = error.unprocessed.map((r) => (r as { put: { pk: string } } & WriteRequest).put.pk);
+    expect(unprocessed).toContain('B');
+    expect(new Set([...results.flat(), ...unprocessed]).size + 1).toBe(3 + 25 + 1);
+    // no call starts once the error is decided (the last call answers at the error's frame)
+    expect(Math.max(...calls.map((c) => c.at))).toBeLessThan(events.at(-1)!.at);
   });
 
   it('should emit failures with onFailure "emit" and go on with the rest of the stream', () => {
@@ -301,5 +333,14 @@ describe('dynamoBatchWrite (virtual time)', () => {
     expect(() => dynamoBatchWrite(client, 'T', { concurrency: 0 })).toThrow("concurrency must be an integer >= 1 or 'adaptive', got 0");
     expect(() => dynamoBatchWrite(client, 'T', { batchSize: 26 })).toThrow('batchSize must be an integer from 1 to 25, got 26');
     expect(() => dynamoBatchWrite(client, 'T', { onFailure: 'ignore' as 'emit' })).toThrow(/onFailure/);
+    // regression (review of issue 2): an empty list made every item the same key
+    expect(() => dynamoBatchWrite(client, 'T', { keyAttributes: [] })).toThrow(/keyAttributes must be the partition key name/);
+    expect(() => dynamoBatchWrite(client, 'T', { keyAttributes: ['pk', 'pk'] })).toThrow(/keyAttributes/);
+    expect(() => dynamoBatchWrite(client, 'T', { returnConsumedCapacity: 'TOTALS' as 'TOTAL' })).toThrow(
+      /returnConsumedCapacity must be 'TOTAL' or 'INDEXES', got "TOTALS"/,
+    );
+    expect(() => dynamoBatchGet(client, 'T', { projection: 'status' as unknown as string[] })).toThrow(
+      /projection must be a non-empty array/,
+    );
   });
 });
