@@ -15,6 +15,9 @@
  * 50,000 / 100,000 / 50,000 / 10,000).
  * Then the memory bench of issue 3 (bench/memory.ts: peak RSS of a scan -> dynamoBatchWrite copy, with and without the
  * backpressure link, each job in its own process), its table printed after this one and its results under `memory`.
+ * Between (c) and the memory bench, on the same DynamoDB Local: the throughput-control bench of issue 4
+ * (bench/throughput.ts: adaptive vs fixed 4 / 16 concurrency at simulated 2,000 WCU/s, and a 500 units/s budget on a
+ * fake), its table printed last and its results under `throughputControl`.
  * Exits non-zero only if the bench itself fails; missed targets are printed as MISS.
  */
 import { DeleteTableCommand, type DynamoDBClient, type WriteRequest as WireWriteRequest } from '@aws-sdk/client-dynamodb';
@@ -29,6 +32,7 @@ import { createTable, uniqueTable } from '../test/helpers/tables.js';
 import { baselineWrite, type BatchWriteSender, prebuildBatches } from './baseline.js';
 import { fakeClient } from './fakeClient.js';
 import { formatMemoryBench, runMemoryBench } from './memory.js';
+import { formatThroughputBench, runThroughputBench, type ThroughputControlBench } from './throughput.js';
 import { checkTable, envNumber, formatTable, makeItems, procPeakRssMB, type TableCheck } from './support.js';
 
 const CONCURRENCY = 4; // the operator's default, passed explicitly to both sides
@@ -328,6 +332,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
   let javaPeakRssMB: number | undefined;
   const scenarios: Scenario[] = [];
+  let throughputControl: ThroughputControlBench;
   try {
     const { endpoint } = local;
     const sample = makeItems(SIZES.a).at(-1)!;
@@ -352,6 +357,8 @@ async function main(): Promise<void> {
     const batchesC = prebuildBatches(itemsC);
     const runsC = await alternate('(c)', (side, round) => localRun(endpoint, side, round, itemsC, batchesC, CAPACITY));
     scenarios.push(scenario('c', `Local + ${CAPACITY.writeUnitsPerSecond} WCU/s sim.`, SIZES.c, runsC, CAPACITY.writeUnitsPerSecond));
+
+    throughputControl = await runThroughputBench({ endpoint, scale: SCALE }); // issue 4, on this Local
   } finally {
     javaPeakRssMB = procPeakRssMB(local.pid);
     await local.stop();
@@ -368,7 +375,9 @@ async function main(): Promise<void> {
     ...(javaPeakRssMB === undefined ? [] : [`peak RSS (DynamoDB Local, VmHWM): ${javaPeakRssMB.toFixed(1)} MB`]),
     `wall time: ${wallSeconds.toFixed(1)} s`,
   ];
-  process.stdout.write(`${header}\n${printTable(scenarios)}\n${footer.join('\n')}\n\n${formatMemoryBench(memory)}\n`);
+  process.stdout.write(
+    `${header}\n${printTable(scenarios)}\n${footer.join('\n')}\n\n${formatMemoryBench(memory)}\n\n${formatThroughputBench(throughputControl)}\n`,
+  );
 
   const out = new URL('./out/', import.meta.url);
   await mkdir(out, { recursive: true });
@@ -387,6 +396,7 @@ async function main(): Promise<void> {
     javaPeakRssMB,
     wallSeconds,
     memory,
+    throughputControl,
   };
   await writeFile(new URL('latest.json', out), `${JSON.stringify(json, null, 2)}\n`);
 }
