@@ -20,7 +20,7 @@ import { backoffDelay, validateBackoff } from '../internal/backoff.js';
 import { createLimiter } from '../internal/limiter.js';
 import { validateConcurrency } from '../internal/options.js';
 import { isRetryableError } from '../internal/retryable.js';
-import type { BackoffOptions, CallOutcome, Rejection } from '../internal/types.js';
+import type { BatchOptions, CallOutcome, Rejection } from '../internal/types.js';
 
 export type { CallOutcome, Rejection };
 
@@ -52,24 +52,11 @@ export interface RetryStep<T, R> {
   startedAt: number;
 }
 
-export interface RetryUnprocessedOptions {
-  /**
-   * Calls in flight at once, across all batches; a batch waiting out its backoff holds no slot. `'adaptive'`: start
-   * at 2 and, as TCP does (AIMD), add one after a window of as many clean calls as the limit, halve on a call that
-   * comes back with unprocessed requests or a throttling error (once per window: calls started before the cut do not
-   * cut again), never above `maxConcurrency`. @default 4
-   */
-  concurrency?: number | 'adaptive';
-  /** The ceiling of adaptive concurrency. @default 16 */
-  maxConcurrency?: number;
-  /** Calls per batch, the first included. @default 10 */
-  maxAttempts?: number;
-  /** @default { baseDelayMs: 100, maxDelayMs: 20000, jitter: 'full' } */
-  backoff?: BackoffOptions;
-  /** Every delay goes through it. @default asyncScheduler */
-  scheduler?: SchedulerLike;
-  /** Jitter source, in [0, 1). @default Math.random */
-  random?: () => number;
+/** The batch operators' concurrency, attempts, backoff, scheduler and random, plus which errors are retried. */
+export interface RetryUnprocessedOptions extends Pick<
+  BatchOptions,
+  'concurrency' | 'maxConcurrency' | 'maxAttempts' | 'backoff' | 'scheduler' | 'random'
+> {
   /** Which thrown errors are retried. @default isRetryableError (throttling, 5xx, socket errors; by name, never message) */
   isRetryable?: (error: unknown) => boolean;
 }

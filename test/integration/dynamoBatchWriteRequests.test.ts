@@ -11,6 +11,7 @@ import {
   type WriteRequest,
 } from '../../src/index.js';
 import { faultStats, withFaults } from '../../src/testing/index.js';
+import { seededRandom } from '../../src/internal/random.js';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
 
@@ -26,30 +27,6 @@ const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) =>
 const sorted = <T extends Record<string, unknown>>(items: T[]) => [...items].sort(byKey);
 const total = (results: BatchWriteResult[]) => results.reduce((sum, r) => sum + r.requests.length, 0);
 
-/** A small seeded generator (mulberry32), so a failing stream can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * What the tables must hold after `requests`, applied one by one in input order to `initial`: a put replaces the item
- * with its key, a delete removes it. `keys` names each table's key attributes.
- */
-function expectedState(initial: Record<string, Item[]>, requests: WriteRequest[], keys: Record<string, string[]>): Record<string, Item[]> {
-  const id = (table: string, item: Item) => keys[table]!.map((a) => String(item[a])).join('\u0000');
-  const state = new Map(Object.entries(initial).map(([table, items]) => [table, new Map(items.map((item) => [id(table, item), item]))]));
-  for (const r of requests) {
-    const items = state.get(r.table)!;
-    if ('put' in r) items.set(id(r.table, r.put), r.put);
-    else items.delete(id(r.table, r.delete));
-  }
   return Object.fromEntries([...state].map(([table, items]) => [table, [...items.values()]]));
 }
 
@@ -131,7 +108,7 @@ describe('dynamoBatchWriteRequests against DynamoDB Local', () => {
   it('should leave each key in the state of its last request when 2,000 requests repeat 100 keys under latency and unprocessed items', async () => {
     const table = await createTable(client, uniqueTable('Repeated'));
     const other = await createTable(client, uniqueTable('RepeatedOther'), { sortKey: 'N' });
-    const random = seeded(2024);
+    const random = seededRandom(2024);
     const versions = new Map<string, number>();
     const requests: WriteRequest[] = Array.from({ length: 2_000 }, (_, i): WriteRequest => {
       const k = Math.floor(random() * 100);
