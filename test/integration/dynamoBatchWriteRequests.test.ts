@@ -27,6 +27,18 @@ const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) =>
 const sorted = <T extends Record<string, unknown>>(items: T[]) => [...items].sort(byKey);
 const total = (results: BatchWriteResult[]) => results.reduce((sum, r) => sum + r.requests.length, 0);
 
+/**
+ * What the tables must hold after `requests`, applied one by one in input order to `initial`: a put replaces the item
+ * with its key, a delete removes it. `keys` names each table's key attributes.
+ */
+function expectedState(initial: Record<string, Item[]>, requests: WriteRequest[], keys: Record<string, string[]>): Record<string, Item[]> {
+  const id = (table: string, item: Item) => keys[table]!.map((a) => String(item[a])).join('\u0000');
+  const state = new Map(Object.entries(initial).map(([table, items]) => [table, new Map(items.map((item) => [id(table, item), item]))]));
+  for (const r of requests) {
+    const items = state.get(r.table)!;
+    if ('put' in r) items.set(id(r.table, r.put), r.put);
+    else items.delete(id(r.table, r.delete));
+  }
   return Object.fromEntries([...state].map(([table, items]) => [table, [...items.values()]]));
 }
 
