@@ -1,0 +1,62 @@
+/**
+ * `rxjs-dynamodb delete --table T [--filter EXPR --values JSON --names JSON]`: scan (with the FilterExpression,
+ * reading only the key attributes) → `dynamoBatchDelete`. Without `--filter`, every item of the table is deleted.
+ * `--dry-run` scans the whole items instead, to plan their sizes: DynamoDB charges a delete by the size of the item.
+ */
+import { dynamoBatchDelete } from '../index.js';
+import { Job } from './job.js';
+import type { CommonOptions, ScanOptions, WriteOptions } from './options.js';
+import { openScanCheckpoint, scanInput } from './scanJob.js';
+import { planScanWrite, scanWrite } from './scanWrite.js';
+import { EXIT, withSession } from './session.js';
+import { tableKey } from './table.js';
+
+export interface DeleteOptions extends CommonOptions, ScanOptions, WriteOptions {
+  table: string;
+}
+
+/** `ProjectionExpression` of the key attributes, through names that cannot clash with `--names`. */
+function keyProjection(names: string[]) {
+  const placeholders = names.map((_, i) => `#rxjsDynamodbKey${i}`);
+  return {
+    ProjectionExpression: placeholders.join(', '),
+    ExpressionAttributeNames: Object.fromEntries(placeholders.map((p, i) => [p, names[i]!])),
+  };
+}
+
+/** Runs `delete`; resolves to the exit code. */
+export async function deleteCommand(options: DeleteOptions): Promise<number> {
+  const { table } = options;
+  const { state, file } = openScanCheckpoint('delete', table, options);
+  return withSession(options, async (session) => {
+    const key = await tableKey(session.client, table, options.key);
+    const job = new Job('delete', options, `delete-${table}`);
+    const input = scanInput(table, options, options.dryRun ? {} : keyProjection(key.names));
+    const spec = { session, job, input, state, file, unitsPerSecond: options.capacity };
+    const extra = () => ({
+      table,
+      totalSegments: state.totalSegments,
+      read: job.tally.read,
+      deleted: job.tally.written,
+      ...(options.filter ? { filter: options.filter } : {}),
+    });
+    if (state.complete) {
+      process.stderr.write(`delete: checkpoint ${file!.path} says this delete is complete; nothing to do\n`);
+      return job.finish('complete', `items deleted from ${table}`, extra(), file?.path);
+    }
+    job.report(options.filter ? undefined : key.itemCount, 'items', options.dryRun ? () => job.tally.read : undefined);
+    if (options.dryRun) {
+      const { outcome, plan } = await planScanWrite(spec, key);
+      const summary = { command: 'delete', dryRun: true, ok: plan.invalid === 0, ...extra(), ...plan.summary() };
+      if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else process.stdout.write(`${plan.describe(`delete from ${table}${options.filter ? ` where ${options.filter}` : ' every item'}`)}\n`);
+      return outcome === 'interrupted' ? EXIT.interrupted : EXIT.ok;
+    }
+    try {
+      const outcome = await scanWrite(spec, (link) => dynamoBatchDelete(session.client, table, job.writeOptions(key.names, link)));
+      return job.finish(outcome, `items deleted from ${table}`, extra(), file?.path);
+    } finally {
+      job.stop();
+    }
+  });
+}

@@ -1,0 +1,161 @@
+/**
+ * `rxjs-dynamodb import <file|-> --table T`: NDJSON or CSV (by the `.csv` extension, or `--format`) into a table,
+ * through `fromAsyncIterable` → `dynamoBatchWrite` with one backpressure link, so memory stays flat for any file.
+ * Bad lines and failed items go to the dead-letter file with their line numbers; every valid line is written.
+ * With `--resume`, the checkpoint is the input line up to which everything is settled: a rerun skips those lines,
+ * so nothing before it is written twice.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { map, tap } from 'rxjs';
+import { backpressure, dynamoBatchWrite, fromAsyncIterable, type Item, type WriteRequest } from '../index.js';
+import { CheckpointFile, SettledLines } from './checkpoint.js';
+import { describeError } from './deadLetter.js';
+import { countLines, type InputRecord, openLines, type ReadState, readRecords } from './input.js';
+import { Job, type Outcome } from './job.js';
+import type { CommonOptions, WriteOptions } from './options.js';
+import { Plan, checkItem } from './plan.js';
+import { CliError, EXIT, runToEnd, type Session, withSession } from './session.js';
+import { tableKey, type TableKey, targetKey } from './table.js';
+
+export interface ImportOptions extends CommonOptions, WriteOptions {
+  table: string;
+  /** @default `csv` for a `.csv` file, else `ndjson` */
+  format?: 'ndjson' | 'csv';
+  /** Create the table (on-demand, with `--key`) if it does not exist. */
+  createTable?: boolean;
+}
+
+/** The checkpoint of an import: every item of lines 1 to `line` is settled. */
+interface ImportCheckpoint {
+  command: 'import';
+  table: string;
+  input: string;
+  format: 'ndjson' | 'csv';
+  line: number;
+  complete: boolean;
+}
+
+/** Runs `import`; resolves to the exit code. */
+export async function importCommand(file: string, options: ImportOptions): Promise<number> {
+  const { table } = options;
+  const format = options.format ?? (/\.csv$/i.test(file) ? 'csv' : 'ndjson');
+  if (file !== '-' && !existsSync(file)) throw new CliError(`cannot read ${file}: no such file`);
+  const input = file === '-' ? '-' : resolve(file);
+  const checkpoint = options.resume ? new CheckpointFile<ImportCheckpoint>(options.resume) : undefined;
+  const found = checkpoint?.read('import', (s) =>
+    s.table !== table ? `table ${s.table}` : s.input !== input ? `input ${s.input}` : undefined,
+  );
+  const start = found?.line ?? 0;
+  if (found) process.stderr.write(`import: resuming after line ${start} (checkpoint ${checkpoint!.path})\n`);
+
+  return withSession(options, async (session) => {
+    const key = options.dryRun
+      ? await tableKey(session.client, table, options.key)
+      : await targetKey(session.client, table, { key: options.key, create: options.createTable });
+    const job = new Job('import', options, `import-${table}`);
+    const total = options.progress !== false && process.stderr.isTTY && file !== '-' ? await countLines(file) : undefined;
+    const reader = openLines(file);
+    const read: ReadState = { lastLine: 0 };
+    const records = readRecords(reader.lines, format, start, read);
+    const extra = () => ({ table, input: file, format, lines: read.lastLine, resumedFromLine: start });
+    try {
+      if (options.dryRun) {
+        job.report(total, 'lines', () => read.lastLine);
+        const plan = new Plan();
+        const outcome = await runToEnd(fromAsyncIterable(records), session.signal, (record) => {
+          job.tally.read = read.lastLine;
+          const check = record.error === undefined ? checkItem(record.item, key) : { problem: record.error, size: 0 };
+          if (check.problem === undefined) plan.add(check.size);
+          else {
+            plan.invalid++;
+            job.deadLetter.write({ line: record.line, error: { message: check.problem } });
+          }
+          job.update();
+        });
+        job.stop();
+        const summary = { command: 'import', dryRun: true, ok: plan.invalid === 0, ...extra(), ...plan.summary() };
+        if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        else process.stdout.write(`${plan.describe(`import ${file} (${format}) into ${table}`)}\n`);
+        return outcome === 'interrupted' ? EXIT.interrupted : plan.invalid > 0 ? EXIT.notAllWritten : EXIT.ok;
+      }
+      const outcome = await write(session, job, records, read, key, { table, input, format, start, total, checkpoint });
+      return job.finish(outcome, `items written to ${table}`, extra(), checkpoint?.path);
+    } finally {
+      reader.close();
+      job.stop();
+    }
+  });
+}
+
+/** The import itself: records → (bad ones to the dead-letter file) → dynamoBatchWrite, with the line checkpoint. */
+async function write(
+  session: Session,
+  job: Job,
+  records: AsyncIterable<InputRecord>,
+  read: ReadState,
+  key: TableKey,
+  at: {
+    table: string;
+    input: string;
+    format: 'ndjson' | 'csv';
+    start: number;
+    total?: number;
+    checkpoint?: CheckpointFile<ImportCheckpoint>;
+  },
+): Promise<Outcome> {
+  const { table, input, format, checkpoint } = at;
+  const lines = new SettledLines(at.start);
+  job.report(at.total, 'lines', () => lines.line);
+  const save = (complete = false) => checkpoint?.update({ command: 'import', table, input, format, line: lines.line, complete });
+  const settle = (record: InputRecord | undefined) => record && lines.settle(record) && save();
+  /** The record each item came from: the operator hands back the very objects it was given. */
+  const origin = new WeakMap<Item, InputRecord>();
+  const link = backpressure({ highWaterMark: 10_000 });
+
+  const pipeline = fromAsyncIterable(records, { backpressure: link }).pipe(
+    tap((record) => {
+      lines.add(record);
+      job.tally.read = read.lastLine;
+    }),
+    link.filter((record) => {
+      if (record.error === undefined) return true;
+      job.tally.failed++;
+      job.deadLetter.write({ line: record.line, error: { name: 'InputError', message: record.error }, text: record.text });
+      settle(record);
+      return false;
+    }),
+    map((record) => {
+      origin.set(record.item!, record);
+      return record.item!;
+    }),
+    dynamoBatchWrite(session.client, table, job.writeOptions(key.names, link)),
+  );
+  const put = (request: WriteRequest) => ('put' in request ? request.put : request.delete);
+  try {
+    const outcome = await runToEnd(pipeline, session.signal, (result) =>
+      job.results(
+        result,
+        (request) => settle(origin.get(put(request))),
+        (request, error) => {
+          const record = origin.get(put(request));
+          job.deadLetter.write({ ...(record ? { line: record.line } : {}), error: describeError(error), item: put(request) });
+          settle(record);
+        },
+      ),
+    );
+    if (outcome === 'complete') {
+      lines.finish(read.lastLine);
+      save(true);
+    }
+    return outcome;
+  } catch (error) {
+    throw new CliError(
+      `import stopped: ${(error as Error).message}; everything up to line ${lines.line} is settled${
+        checkpoint ? ` — rerun with --resume ${checkpoint.path} to go on` : ''
+      }`,
+    );
+  } finally {
+    checkpoint?.flush();
+  }
+}

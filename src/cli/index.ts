@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+/**
+ * `rxjs-dynamodb`: the common DynamoDB bulk jobs from a shell — import, export, copy, delete, count — built on the
+ * toolkit's own operators and sources. Arguments are parsed by commander; each command lives in its own module.
+ *
+ * Exit codes: 0 every item written; 1 some items not written, or bad input (see the dead-letter file); 2 bad flags
+ * or arguments; 3 the job could not run or stopped (no table, no connection, …); 130 interrupted.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { copyCommand } from './copyCommand.js';
+import { countCommand } from './countCommand.js';
+import { deleteCommand } from './deleteCommand.js';
+import { exportCommand } from './exportCommand.js';
+import { importCommand } from './importCommand.js';
+import { commonOptions, concurrencyOption, scanOptions, writeOptions } from './options.js';
+import { CliError, EXIT } from './session.js';
+
+// the SDK warns on Node 20 that releases from 2027 will need Node 22; a command line should not print that on every run
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/**
+ * Runs a command and sets the exit code. A `CliError` is reported as its message alone (`DEBUG=1` adds the stack);
+ * with `--json`, a summary `{ ok: false, error, exitCode }` still ends the output.
+ */
+const run =
+  <A extends unknown[]>(name: string, command: (...args: A) => Promise<number>) =>
+  async (...args: A): Promise<void> => {
+    try {
+      process.exitCode = await command(...args);
+    } catch (error) {
+      const e = error as Error;
+      const message = error instanceof CliError ? e.message : `${e?.name}: ${e?.message}`;
+      const exitCode = error instanceof CliError ? error.exitCode : EXIT.failed;
+      process.stderr.write(`error: ${message}\n`);
+      if (process.env.DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`);
+      const options = args.find((a): a is { json?: boolean } => typeof a === 'object' && a !== null && 'json' in a);
+      if (options?.json)
+        (name === 'export' ? process.stderr : process.stdout).write(
+          `${JSON.stringify({ command: name, ok: false, error: message, exitCode })}\n`,
+        );
+      process.exitCode = exitCode;
+    }
+  };
+
+const program = new Command('rxjs-dynamodb')
+  .description('DynamoDB bulk jobs: import, export, copy, delete and count, with retries, backpressure, dead letters and checkpoints.')
+  .version(version)
+  .showHelpAfterError('(add --help for usage)')
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `
+Against DynamoDB Local (--local, or an --endpoint on this machine) the region is 'local' and the credentials x/x
+unless given. Exit codes: 0 every item written; 1 some not written or bad input (see the dead-letter file);
+2 bad flags; 3 the job could not run or stopped; 130 interrupted.`,
+  );
+
+const format = new Option('--format <format>', 'input format (default: csv for a .csv file, else ndjson)').choices(['ndjson', 'csv']);
+const createTable = '--create-table';
+
+concurrencyOption(writeOptions(commonOptions(program.command('import'))))
+  .description('write an NDJSON or CSV (with a header row) file, or stdin (-), into a table')
+  .argument('<file>', 'the input file, or - for stdin')
+  .requiredOption('--table <name>', 'the table to write to')
+  .addOption(format)
+  .option(createTable, 'create the table (on-demand, key from --key) if it does not exist')
+  .action(run('import', importCommand));
+
+commonOptions(scanOptions(program.command('export')))
+  .description('write every item of a table to stdout as NDJSON (one JSON object per line)')
+  .requiredOption('--table <name>', 'the table to read')
+  .option('--resume <file>', 'checkpoint file: updated as pages are written out; rerun with it (appending, >>) to go on')
+  .action(run('export', exportCommand));
+
+concurrencyOption(writeOptions(commonOptions(scanOptions(program.command('copy')))))
+  .description('copy the items of one table into another, through an optional transform')
+  .requiredOption('--from <table>', 'the table to read')
+  .requiredOption('--to <table>', 'the table to write to')
+  .option('--transform <module>', 'an ES module whose default export is (item) => item | undefined (undefined drops the item)')
+  .option(createTable, "create the target table (on-demand, the source's key or --key) if it does not exist")
+  .action(run('copy', copyCommand));
+
+concurrencyOption(writeOptions(commonOptions(scanOptions(program.command('delete')))))
+  .description('delete the items of a table that match --filter (every item without it)')
+  .requiredOption('--table <name>', 'the table to delete from')
+  .action(run('delete', deleteCommand));
+
+commonOptions(scanOptions(program.command('count')))
+  .description('count the items of a table (Scan with Select COUNT), or those matching --filter')
+  .requiredOption('--table <name>', 'the table to count')
+  .action(run('count', countCommand));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // commander has printed its message (or the help, or the version) already
+  process.exitCode = error instanceof CommanderError ? (error.exitCode === 0 ? EXIT.ok : EXIT.usage) : EXIT.failed;
+}
+// sockets or timers left behind must not keep a finished command alive
+setTimeout(() => process.exit(), 2_000).unref();

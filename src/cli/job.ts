@@ -1,0 +1,164 @@
+/**
+ * What the write commands (`import`, `copy`, `delete`) share: the tally, the progress reporter, the dead-letter
+ * file, the options they give the write operators, and the end — a summary (human on stderr, or `--json`) and the
+ * exit code: 0 only when every item was written.
+ */
+import type { BatchWriteResult, BatchWriteTableOptions, Backpressure, Progress, WriteRequest } from '../index.js';
+import { DeadLetter } from './deadLetter.js';
+import type { CommonOptions, WriteOptions } from './options.js';
+import { progressReporter, type Reporter, type Tally } from './progress.js';
+import { CliError, EXIT } from './session.js';
+
+/** How a job's pipeline ended. */
+export type Outcome = 'complete' | 'interrupted';
+
+/** Errors that fail every request alike — no table, no access, no connection: the job stops, nothing more is sent. */
+const SYSTEMIC_NAMES = new Set([
+  'ResourceNotFoundException',
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+  'CredentialsProviderError',
+]);
+const SYSTEMIC_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+type ErrorChain = { name?: string; code?: string; message?: string; cause?: unknown; errors?: unknown[] };
+
+/** The underlying error, when it is one that every further request would meet too. */
+export function systemicError(error: unknown): ErrorChain | undefined {
+  let e = error as ErrorChain | undefined;
+  for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    if ((e.name && SYSTEMIC_NAMES.has(e.name)) || (typeof e.code === 'string' && SYSTEMIC_CODES.has(e.code))) return e;
+    e = (e.cause ?? e.errors?.[0]) as ErrorChain | undefined;
+  }
+  return undefined;
+}
+
+/** A write job's state, from start to summary. */
+export class Job {
+  readonly tally: Tally = { read: 0, done: 0, written: 0, failed: 0, skipped: 0 };
+  readonly deadLetter: DeadLetter;
+  private readonly started = Date.now();
+  private progress: Progress | undefined;
+  private done = () => this.tally.written + this.tally.failed + this.tally.skipped;
+  private reporter: Reporter = { update: () => undefined, stop: () => undefined };
+
+  constructor(
+    readonly command: string,
+    private readonly options: CommonOptions & WriteOptions,
+    /** Names the default dead-letter file: `import-Tickets`. */
+    name: string,
+    /** Where the `--json` summary goes: stderr for `export`, whose stdout carries the data. */
+    private readonly summaryStream: NodeJS.WritableStream = process.stdout,
+  ) {
+    this.deadLetter = new DeadLetter(options.deadLetter, name, options.dryRun);
+  }
+
+  /**
+   * Starts the progress bar (or status lines); `total` is known or approximate, in `unit`s of `done`: by default the
+   * items settled (written, failed or skipped); `import` counts the input lines settled.
+   */
+  report(total: number | undefined, unit: string, done?: () => number): void {
+    if (done) this.done = done;
+    this.reporter = progressReporter(this.command, { total, unit, enabled: this.options.progress !== false });
+  }
+
+  /** The tally changed. */
+  update(): void {
+    this.tally.done = this.done();
+    this.reporter.update(this.tally);
+  }
+
+  /** Options for `dynamoBatchWrite` / `dynamoBatchDelete`: failures come out as results (dead-letter flow). */
+  writeOptions(keyAttributes: string[], link: Backpressure): BatchWriteTableOptions {
+    const { concurrency, capacity } = this.options;
+    return {
+      keyAttributes,
+      onFailure: 'emit',
+      backpressure: link,
+      ...(concurrency !== undefined ? { concurrency } : {}),
+      ...(capacity !== undefined ? { capacity: { unitsPerSecond: capacity } } : {}),
+      onProgress: (p) => (this.progress = p),
+    };
+  }
+
+  /**
+   * Each request of a result, counted: written, or failed with the result's error. A failure that every request
+   * would meet (no table, no access, no connection) stops the job instead: it throws, its requests stay unsettled
+   * (a checkpoint stays before them, so a resumed run sends them again) and nothing more is sent.
+   */
+  results(
+    result: BatchWriteResult,
+    written: (request: WriteRequest) => void,
+    failed: (request: WriteRequest, error: unknown) => void,
+  ): void {
+    for (const request of result.requests) {
+      this.tally.written++;
+      written(request);
+    }
+    const systemic = result.failed?.length ? systemicError(result.error) : undefined;
+    if (systemic) {
+      this.update();
+      throw new CliError(
+        `DynamoDB failed with ${systemic.name ?? 'Error'}${systemic.code ? ` ${systemic.code}` : ''}: ${systemic.message}`,
+      );
+    }
+    for (const request of result.failed ?? []) {
+      this.tally.failed++;
+      failed(request, result.error);
+    }
+    this.update();
+  }
+
+  /** Stops the progress reporter; safe to call more than once. */
+  stop(): void {
+    this.reporter.stop();
+    this.reporter = { update: () => undefined, stop: () => undefined };
+  }
+
+  /**
+   * The summary and the exit code. `extra` goes into the `--json` summary; `what` says what was done, for people.
+   * A checkpoint file, when there is one, is named so that an interrupted job can be resumed.
+   */
+  finish(outcome: Outcome, what: string, extra: Record<string, unknown>, checkpoint?: string): number {
+    this.stop();
+    const { written, failed, skipped } = this.tally;
+    const elapsedMs = Date.now() - this.started;
+    const code = outcome === 'interrupted' ? EXIT.interrupted : failed > 0 ? EXIT.notAllWritten : EXIT.ok;
+    const deadLetter = this.deadLetter.count > 0 ? this.deadLetter.path : null;
+    if (this.options.json) {
+      const p = this.progress;
+      const summary = {
+        command: this.command,
+        ok: code === EXIT.ok,
+        complete: outcome === 'complete',
+        ...extra,
+        written,
+        failed,
+        skipped,
+        calls: p?.calls ?? 0,
+        retried: p?.retried ?? 0,
+        unitsConsumed: p?.unitsConsumed ?? 0,
+        deadLetter,
+        checkpoint: checkpoint ?? null,
+        elapsedMs,
+        exitCode: code,
+      };
+      this.summaryStream.write(`${JSON.stringify(summary)}\n`);
+    }
+    const rate = elapsedMs > 0 ? Math.round((written / elapsedMs) * 1000) : 0;
+    const lines = [
+      `${this.command}: ${written} ${what}, ${failed} failed${skipped ? `, ${skipped} skipped` : ''} in ${(elapsedMs / 1000).toFixed(1)} s (${rate}/s)`,
+    ];
+    if (failed > 0) lines.push(`error: ${failed} items were not written; they are in the dead-letter file ${deadLetter}`);
+    if (outcome === 'interrupted')
+      lines.push(
+        checkpoint ? `interrupted: run the same command again with --resume ${checkpoint} to go on` : 'interrupted: the job did not finish',
+      );
+    process.stderr.write(`${lines.join('\n')}\n`);
+    return code;
+  }
+}

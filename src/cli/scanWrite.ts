@@ -1,0 +1,152 @@
+/**
+ * The pipeline `copy` and `delete` share: scan (segments side by side, from the checkpoint) → an optional transform
+ * → a write operator, with one backpressure link from the scan to the writer. Items a transform drops are released
+ * on the link; items that fail go to the dead-letter file. A segment's checkpoint moves past a page once each of its
+ * items is written, dead-lettered or dropped. `--dry-run` scans and checks the same items and writes nothing.
+ */
+import { concatMap, filter, from, map, mergeMap, type OperatorFunction } from 'rxjs';
+import { type Backpressure, backpressure, type BatchWriteResult, type Item, type ScanInput, type WriteRequest } from '../index.js';
+import type { CheckpointFile } from './checkpoint.js';
+import { describeError } from './deadLetter.js';
+import type { Job, Outcome } from './job.js';
+import { Plan, checkItem } from './plan.js';
+import { CliError, runToEnd, type Session } from './session.js';
+import { PageTracker, type ScanCheckpoint, scanSegments, type SegmentPage } from './scanJob.js';
+import type { TableKey } from './table.js';
+
+/** A copy's transform: the item to write, or `undefined` (or `null`) to drop it; may return a Promise. */
+export type Transform = (item: Item) => unknown;
+
+/** What a scan-to-write job is made of. */
+export interface ScanWrite {
+  session: Session;
+  job: Job;
+  input: ScanInput;
+  state: ScanCheckpoint;
+  file?: CheckpointFile<ScanCheckpoint>;
+  unitsPerSecond?: number;
+  transform?: Transform;
+}
+
+type Taken = { page: SegmentPage; item: Item };
+
+/** Applies the transform; `undefined` when the item is dropped or fails (both settled here). */
+async function transformed(spec: ScanWrite, taken: Taken, drop: (taken: Taken) => void, fail: (taken: Taken, error: unknown) => void) {
+  let out: unknown;
+  try {
+    out = await spec.transform!(taken.item);
+  } catch (error) {
+    fail(taken, error);
+    return undefined;
+  }
+  if (out === undefined || out === null) {
+    spec.job.tally.skipped++;
+    drop(taken);
+    return undefined;
+  }
+  if (typeof out !== 'object' || Array.isArray(out)) {
+    fail(
+      taken,
+      new TypeError(`the transform returned ${Array.isArray(out) ? 'an array' : typeof out}, not an item (an object) or undefined`),
+    );
+    return undefined;
+  }
+  return out as Item;
+}
+
+/** Runs the job: every item scanned is written (by `sink`), dead-lettered, or dropped by the transform. */
+export async function scanWrite(spec: ScanWrite, sink: (link: Backpressure) => OperatorFunction<Item, BatchWriteResult>): Promise<Outcome> {
+  const { session, job, state, file } = spec;
+  const link = backpressure({ highWaterMark: 10_000 });
+  const tracker = new PageTracker(state, (s) => file?.update(s));
+  /** The page each item came from: the write operators hand back the very objects they were given. */
+  const origin = new WeakMap<Item, SegmentPage>();
+  const settle = (taken: Taken) => {
+    link.release(1);
+    tracker.settle(taken.page);
+  };
+  const fail = (taken: Taken, error: unknown) => {
+    job.tally.failed++;
+    job.deadLetter.write({ segment: taken.page.segment, error: describeError(error), item: taken.item });
+    settle(taken);
+  };
+  const own = (item: Item, page: SegmentPage): Item => {
+    const mine = origin.has(item) ? { ...item } : item; // a transform that returns one object twice
+    origin.set(mine, page);
+    return mine;
+  };
+  const item = (request: WriteRequest) => ('put' in request ? request.put : request.delete);
+
+  const pipeline = scanSegments(session.client, spec.input, state, { backpressure: link, unitsPerSecond: spec.unitsPerSecond }).pipe(
+    mergeMap((page) => {
+      tracker.add(page);
+      job.tally.read += page.page.Items.length;
+      job.update();
+      return page.page.Items.map((item): Taken => ({ page, item }));
+    }),
+    spec.transform
+      ? concatMap((taken) =>
+          from(transformed(spec, taken, settle, fail)).pipe(
+            filter((out): out is Item => out !== undefined),
+            map((out) => own(out, taken.page)),
+          ),
+        )
+      : map((taken) => own(taken.item, taken.page)),
+    sink(link),
+  );
+  try {
+    return await runToEnd(pipeline, session.signal, (result) =>
+      job.results(
+        result,
+        (request) => tracker.settle(origin.get(item(request))!),
+        (request, error) => {
+          const page = origin.get(item(request))!;
+          job.deadLetter.write({ segment: page.segment, error: describeError(error), item: item(request) });
+          tracker.settle(page);
+        },
+      ),
+    );
+  } catch (error) {
+    throw new CliError(`${job.command} stopped: ${(error as Error).message}${file ? `; rerun with --resume ${file.path} to go on` : ''}`);
+  } finally {
+    file?.flush();
+  }
+}
+
+/** `--dry-run`: scans, transforms and checks every item against the target's key and the 400 KB limit; writes nothing. */
+export async function planScanWrite(spec: ScanWrite, key: TableKey): Promise<{ outcome: Outcome; plan: Plan }> {
+  const { session, job, state } = spec;
+  const plan = new Plan();
+  const check = (segment: number, out: unknown) => {
+    if (out === undefined || out === null) return void job.tally.skipped++;
+    const { problem, size } = checkItem(out, key);
+    if (problem === undefined) return plan.add(size);
+    plan.invalid++;
+    job.deadLetter.write({ segment, error: { message: problem }, item: out });
+  };
+  const pages = scanSegments(session.client, spec.input, state, { unitsPerSecond: spec.unitsPerSecond });
+  const outcome = await runToEnd(
+    pages.pipe(
+      concatMap(async (page) => {
+        plan.scanCalls++;
+        job.tally.read += page.page.Items.length;
+        for (const item of page.page.Items) {
+          try {
+            check(page.segment, spec.transform ? await spec.transform(item) : item);
+          } catch (error) {
+            plan.invalid++;
+            job.deadLetter.write({
+              segment: page.segment,
+              error: { message: `the transform threw: ${describeError(error).message}` },
+              item,
+            });
+          }
+        }
+        job.update();
+      }),
+    ),
+    session.signal,
+  );
+  job.stop();
+  return { outcome, plan };
+}
