@@ -24,6 +24,7 @@ import { from, lastValueFrom, map, reduce, toArray } from 'rxjs';
 import { backpressure, dynamoBatchDelete, dynamoBatchWrite, dynamoLookup, scan, scanPages, type Progress } from 'rxjs-dynamodb';
 import { capacityStats, withSimulatedCapacity } from 'rxjs-dynamodb/testing';
 import { localClient, startDynamoLocal, type DynamoLocal } from '../src/cli/dynamoLocal.js';
+import { seededRandom as prng } from '../src/internal/random.js';
 
 export type Ticket = { id: string; queue: string; status: 'open' | 'resolved'; title: string; createdAt: string };
 
@@ -79,18 +80,6 @@ const PROBLEMS = ['is on fire', 'will not start', 'was charged twice', 'is stuck
 const DASHBOARD_SIZE = 50;
 /** Positions in the dashboard of tickets deleted beforehand (closed and purged), which the dashboard shows as gone. */
 const PURGED_POSITIONS = [4, 19, 37];
-
-/** A small seedable PRNG (mulberry32): the same seed gives the same tickets. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `count` support tickets, about 30 % of them resolved, created over 90 days. */
 export function generateTickets(count: number, seed = 42): Ticket[] {
