@@ -5,18 +5,13 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type BatchWriteResult, type DynamoDBSender, dynamoBatchDelete, dynamoBatchWrite, type Item } from '../../src/index.js';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
+import { byKey, run, sorted, total } from '../helpers/results.js';
 
 let client: DynamoDBClient;
 beforeAll(() => {
   client = localClient(inject('dynamoEndpoint'));
 });
 afterAll(() => client.destroy());
-
-const run = (results$: Observable<BatchWriteResult>) => lastValueFrom(results$.pipe(toArray()));
-const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) =>
-  String(a.pk).localeCompare(String(b.pk)) || Number(a.sk ?? 0) - Number(b.sk ?? 0);
-const sorted = <T extends Record<string, unknown>>(items: T[]) => [...items].sort(byKey);
-const total = (results: BatchWriteResult[]) => results.reduce((sum, r) => sum + r.requests.length, 0);
 
 async function populate(table: string, items: Item[]): Promise<void> {
   await run(from(items).pipe(dynamoBatchWrite(client, table, { concurrency: 8 })));

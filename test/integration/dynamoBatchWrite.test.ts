@@ -16,6 +16,7 @@ import {
 } from '../../src/index.js';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
+import { byKey, run, sorted } from '../helpers/results.js';
 
 let client: DynamoDBClient;
 beforeAll(() => {
@@ -23,10 +24,6 @@ beforeAll(() => {
 });
 afterAll(() => client.destroy());
 
-const run = (results$: Observable<BatchWriteResult>) => lastValueFrom(results$.pipe(toArray()));
-const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) =>
-  String(a.pk).localeCompare(String(b.pk)) || Number(a.sk ?? 0) - Number(b.sk ?? 0);
-const sorted = <T extends Record<string, unknown>>(items: T[]) => [...items].sort(byKey);
 const putsOf = (results: BatchWriteResult[]) => results.flatMap((r) => r.requests).map((r) => ('put' in r ? r.put : undefined));
 
 /** Every kind of attribute value DynamoDB stores: numbers, strings, nested maps and lists, sets, binary, booleans, null. */

@@ -14,18 +14,13 @@ import { faultStats, withFaults } from '../../src/testing/index.js';
 import { seededRandom } from '../../src/internal/random.js';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
+import { byKey, run, sorted, total } from '../helpers/results.js';
 
 let client: DynamoDBClient;
 beforeAll(() => {
   client = localClient(inject('dynamoEndpoint'));
 });
 afterAll(() => client.destroy());
-
-const run = (results$: Observable<BatchWriteResult>) => lastValueFrom(results$.pipe(toArray()));
-const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) =>
-  String(a.pk).localeCompare(String(b.pk)) || Number(a.sk ?? 0) - Number(b.sk ?? 0);
-const sorted = <T extends Record<string, unknown>>(items: T[]) => [...items].sort(byKey);
-const total = (results: BatchWriteResult[]) => results.reduce((sum, r) => sum + r.requests.length, 0);
 
 /**
  * What the tables must hold after `requests`, applied one by one in input order to `initial`: a put replaces the item

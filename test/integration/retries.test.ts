@@ -14,6 +14,7 @@ import {
 import { capacityStats, faultStats, withFaults, withSimulatedCapacity } from '../../src/testing/index.js';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
+import { run, sorted } from '../helpers/results.js';
 
 let client: DynamoDBClient;
 beforeAll(() => {
@@ -22,7 +23,6 @@ beforeAll(() => {
 afterAll(() => client.destroy());
 
 const fast = { baseDelayMs: 1, maxDelayMs: 20 };
-const run = (results$: Observable<BatchWriteResult>) => lastValueFrom(results$.pipe(toArray()));
 const failureOf = (results$: Observable<BatchWriteResult>) =>
   run(results$).then(
     (results) => {
@@ -34,7 +34,6 @@ const failureOf = (results$: Observable<BatchWriteResult>) =>
     },
   );
 const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.pk).localeCompare(String(b.pk));
-const sorted = <T extends Record<string, unknown>>(items: T[]) => [...items].sort(byKey);
 const puts = (requests: WriteRequest[]) => requests.map((r) => ('put' in r ? r.put : r.delete));
 const total = (results: BatchWriteResult[], field: 'requests' | 'failed') => results.reduce((sum, r) => sum + (r[field]?.length ?? 0), 0);
 
