@@ -2,15 +2,11 @@ import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutpu
 import { type marshallOptions, unmarshall, type unmarshallOptions } from '@aws-sdk/util-dynamodb';
 import {
   asyncScheduler,
-  catchError,
   concat,
   concatMap,
-  concatWith,
   connect,
   defer,
-  EMPTY,
   filter,
-  finalize,
   from,
   map,
   merge,
@@ -26,16 +22,16 @@ import { marshallOptionsOf, sendCommand, type KeySchema, unmarshallOptionsOf } f
 import { BATCH_GET_MAX_KEYS } from '../internal/constants.js';
 import { BatchGetError, type BatchGetErrorCode, InvalidRequestError } from '../internal/errors.js';
 import { type PreparedGet, prepareGet, projectionOf } from '../internal/getRequest.js';
-import { type Taken, withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
+import { withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
 import { describeKey, keyString } from '../internal/keys.js';
 import { validateBatchOptions } from '../internal/options.js';
 import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
-import { AdaptiveRate, toBudget, unitsConsumed } from '../internal/capacity.js';
-import { ProgressTracker } from '../internal/progress.js';
+import { toBudget, unitsConsumed } from '../internal/capacity.js';
 import type { BatchOptions, CallOutcome, DynamoDBSender, GetRequest, Item } from '../internal/types.js';
 import { requestTable } from '../internal/writeRequest.js';
 import { bufferBatch } from './bufferBatch.js';
+import { EngineRun } from './engineInternals.js';
 import { type RetryStep, retryUnprocessed } from './retryUnprocessed.js';
 
 /** Options of the read operators. */
@@ -106,23 +102,12 @@ export function getRequestsInternal(
 
   return (source) =>
     defer(() => {
-      /** Batches per table in progress at once: enough to keep every call slot busy while some batches back off. */
-      let currentConcurrency = concurrency === 'adaptive' ? 2 : concurrency;
-      let sourceError: { error: unknown } | undefined;
-      let nextId = 0;
-      const ledger = new Map<number, GetRequest>();
       const schemas = new Map<string, KeySchema>();
       const tableParams = new Map<string, Omit<KeysAndAttributes, 'Keys'>>();
 
-      const progress = new ProgressTracker(scheduler, options.onProgress, currentConcurrency);
-      /** `concurrency: 'adaptive'` without a budget of the user's also adapts a rate, to the one DynamoDB serves. */
-      const adaptiveRate = concurrency === 'adaptive' && !userBudget ? new AdaptiveRate(scheduler) : undefined;
-      const budget = userBudget ?? adaptiveRate?.budget;
-      const settle = (id: number, outcome: 'done' | 'failed') => {
-        if (!ledger.delete(id)) return;
-        progress.progress[outcome]++;
-        link?.release(1);
-      };
+      const run = new EngineRun<GetRequest>(options, scheduler, userBudget, link);
+      const { ledger, progress, budget } = run;
+      const settle = (id: number, outcome: 'done' | 'failed') => run.settle(id, outcome);
       const failure = (code: BatchGetErrorCode, message: string, cause: unknown, attempts: number, unprocessed = [...ledger.values()]) =>
         new BatchGetError(code, message, { unprocessed, attempts, cause });
       /** One outcome per requester of an entry (duplicates included), each settled. */
@@ -202,10 +187,8 @@ export function getRequestsInternal(
 
       const lanesOf = new Map<PreparedGet[], Lane>();
       const onStep = (step: RetryStep<PreparedGet, Found | undefined>): Observable<GetOutcome> => {
-        currentConcurrency = step.concurrency;
         const units = step.response?.units ?? (step.requests.length - step.unprocessed.length) * unitsPerKey;
-        progress.call(step, units);
-        adaptiveRate?.observe(units, step.unprocessed.length > 0 && !step.fatal, step.startedAt);
+        run.observe(step, units);
         const found = new Map(step.response?.found);
         const left = new Set([...step.unprocessed, ...step.rejected.map((r) => r.request)]);
         const read: Array<[PreparedGet, Item | undefined]> = [];
@@ -267,20 +250,11 @@ export function getRequestsInternal(
       const retry = retryUnprocessed(send, { concurrency, maxConcurrency, maxAttempts, backoff, scheduler, random });
 
       return source.pipe(
-        catchError((error: unknown) => {
-          sourceError = { error };
-          return EMPTY;
-        }),
-        map((request): Taken<GetRequest> => {
-          const id = nextId++;
-          ledger.set(id, request);
-          progress.progress.taken++;
-          return { id, request };
-        }),
+        run.take(),
         withKeySchemas<GetRequest>(client, requestTable, keyAttributesOf),
         lanes(
           (taken) => requestTable(taken.request),
-          () => 2 * currentConcurrency,
+          () => 2 * run.concurrency,
           (requests, lane): Observable<{ outcome: GetOutcome } | { batch: PreparedGet[] }> =>
             requests.pipe(
               map(prepare),
@@ -334,8 +308,7 @@ export function getRequestsInternal(
             ),
           ),
         ),
-        concatWith(defer(() => (sourceError ? throwError(() => sourceError!.error) : EMPTY))),
-        finalize(() => progress.report(true)),
+        run.finish(),
       );
     });
 }

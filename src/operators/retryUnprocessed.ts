@@ -13,7 +13,6 @@ import {
   type ObservableInput,
   of,
   type OperatorFunction,
-  type SchedulerLike,
   timer,
 } from 'rxjs';
 import { backoffDelay, validateBackoff } from '../internal/backoff.js';

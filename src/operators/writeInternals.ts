@@ -7,15 +7,11 @@ import {
 import type { marshallOptions } from '@aws-sdk/util-dynamodb';
 import {
   asyncScheduler,
-  catchError,
   concat,
   concatMap,
-  concatWith,
   connect,
   defer,
-  EMPTY,
   filter,
-  finalize,
   ignoreElements,
   map,
   merge,
@@ -34,17 +30,17 @@ import { validateBatchOptions } from '../internal/options.js';
 import type { Backpressure } from '../internal/backpressure.js';
 import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
-import { AdaptiveRate, toBudget, unitsConsumed } from '../internal/capacity.js';
-import { ProgressTracker } from '../internal/progress.js';
+import { toBudget, unitsConsumed } from '../internal/capacity.js';
 import { marshallOptionsOf, sendCommand, type KeySchema } from '../internal/client.js';
 import { BATCH_WRITE_MAX_REQUESTS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
 import { sumConsumedCapacity } from '../internal/consumedCapacity.js';
 import { BatchWriteError, type BatchWriteErrorCode, InvalidRequestError } from '../internal/errors.js';
-import { type Taken, withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
+import { withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
 import { describeKey, keyString } from '../internal/keys.js';
 import type { BatchOptions, BatchWriteResult, CallOutcome, DynamoDBSender, Rejection, WriteRequest } from '../internal/types.js';
 import { type PreparedWrite, prepareWrite, requestTable } from '../internal/writeRequest.js';
 import { bufferBatch } from './bufferBatch.js';
+import { EngineRun } from './engineInternals.js';
 import { type RetryStep, retryUnprocessed } from './retryUnprocessed.js';
 
 /** Options of the write operators. */
@@ -118,21 +114,9 @@ export function writeRequestsInternal(
 
   return (source) =>
     defer(() => {
-      /** Batches per table in progress at once: enough to keep every call slot busy while some batches back off. */
-      let currentConcurrency = concurrency === 'adaptive' ? 2 : concurrency;
-      const progress = new ProgressTracker(scheduler, options.onProgress, currentConcurrency);
-      /** `concurrency: 'adaptive'` without a budget of the user's also adapts a rate, to the one DynamoDB serves. */
-      const adaptiveRate = concurrency === 'adaptive' && !userBudget ? new AdaptiveRate(scheduler) : undefined;
-      const budget = userBudget ?? adaptiveRate?.budget;
-      let sourceError: { error: unknown } | undefined;
-      let nextId = 0;
-      const ledger = new Map<number, WriteRequest>();
-      /** A request is settled (written, or failed and handed back): off the ledger, counted, off the backpressure link. */
-      const settled = (id: number, outcome: 'done' | 'failed') => {
-        if (!ledger.delete(id)) return;
-        progress.progress[outcome]++;
-        link?.release(1);
-      };
+      const run = new EngineRun<WriteRequest>(options, scheduler, userBudget, link);
+      const { ledger, progress, budget } = run;
+      const settled = (id: number, outcome: 'done' | 'failed') => run.settle(id, outcome);
       const schemas = new Map<string, KeySchema>();
       const latest = new Map<string, BatchState>();
       const batches = new Map<PreparedWrite[], BatchState>();
@@ -279,7 +263,6 @@ export function writeRequestsInternal(
       };
 
       const onStep = (step: RetryStep<PreparedWrite, BatchWriteItemCommandOutput | undefined>): ObservableInput<BatchWriteResult> => {
-        currentConcurrency = step.concurrency;
         const state = batches.get(step.batch)!;
         state.attempts = step.attempt;
         if (returnConsumedCapacity && step.response?.ConsumedCapacity) state.consumed.push(...step.response.ConsumedCapacity);
@@ -287,8 +270,7 @@ export function writeRequestsInternal(
         const written = step.requests.filter((e) => !left.has(e));
         state.written.push(...written);
         const units = unitsConsumed(step.response?.ConsumedCapacity) ?? written.reduce((sum, e) => sum + e.units, 0);
-        progress.call(step, units);
-        adaptiveRate?.observe(units, step.unprocessed.length > 0 && !step.fatal, step.startedAt);
+        run.observe(step, units);
         state.rejected.push(...step.rejected);
         const rejectionMessage = (r: Rejection<PreparedWrite>) =>
           `DynamoDB rejected the request for ${describeEntry(r.request)} with ${(r.error as Error).name}: ${(r.error as Error).message}. It was not written${
@@ -335,20 +317,11 @@ export function writeRequestsInternal(
       const retry = retryUnprocessed(send, { concurrency, maxConcurrency, maxAttempts, backoff, scheduler, random });
 
       return source.pipe(
-        catchError((error: unknown) => {
-          sourceError = { error };
-          return EMPTY;
-        }),
-        map((request): Taken<WriteRequest> => {
-          const id = nextId++;
-          ledger.set(id, request);
-          progress.progress.taken++;
-          return { id, request };
-        }),
+        run.take(),
         withKeySchemas<WriteRequest>(client, requestTable, keyAttributesOf),
         lanes(
           (taken) => requestTable(taken.request),
-          () => 2 * currentConcurrency,
+          () => 2 * run.concurrency,
           (requests, lane): Observable<LaneOutput> =>
             requests.pipe(
               map(prepare),
@@ -400,8 +373,7 @@ export function writeRequestsInternal(
             ),
           ),
         ),
-        concatWith(defer(() => (sourceError ? throwError(() => sourceError!.error) : EMPTY))),
-        finalize(() => progress.report(true)),
+        run.finish(),
       );
     });
 }
