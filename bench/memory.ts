@@ -16,7 +16,6 @@
  * Exits non-zero only if the bench itself fails; missed targets are printed as MISS.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -30,7 +29,7 @@ import {
   WRITER_ITEMS_PER_SEC,
 } from './copyFake.js';
 import type { ChildResult } from './memoryChild.js';
-import { envNumber, formatTable } from './support.js';
+import { envNumber, formatTable, saveToLatest } from './support.js';
 
 const ITEMS_LARGE = 1_000_000;
 const ITEMS_SMALL = 100_000;
@@ -192,18 +191,9 @@ export function formatMemoryBench(bench: MemoryBench): string {
 async function main(): Promise<void> {
   const bench = await runMemoryBench();
   process.stdout.write(`${formatMemoryBench(bench)}\n`);
-  const out = new URL('./out/', import.meta.url);
-  await mkdir(out, { recursive: true });
-  const latest = new URL('latest.json', out);
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(await readFile(latest, 'utf8')) as Record<string, unknown>;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  json.memory = bench;
-  await writeFile(latest, `${JSON.stringify(json, null, 2)}\n`);
-  process.stderr.write(`memory results written to ${fileURLToPath(latest)} (key "memory")\n`);
+  const path = await saveToLatest('memory', bench);
+  process.stderr.write(`memory results written to ${path} (key "memory")
+`);
 }
 
 // Run alone (`npx tsx bench/memory.ts`), not when bench/index.ts imports it.

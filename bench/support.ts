@@ -1,6 +1,8 @@
 /** Small helpers for the bench: settings from the environment, items, the table check, and the aligned table. */
 import { type DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 
 /** A positive number from the environment, or `fallback`. */
 export function envNumber(name: string, fallback: number): number {
@@ -68,4 +70,20 @@ export function formatTable(rows: string[][]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** Sets `key` in bench/out/latest.json, keeping the other keys (or creating the file); returns its path. */
+export async function saveToLatest(key: string, value: unknown): Promise<string> {
+  const out = new URL('./out/', import.meta.url);
+  await mkdir(out, { recursive: true });
+  const latest = new URL('latest.json', out);
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(await readFile(latest, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  json[key] = value;
+  await writeFile(latest, `${JSON.stringify(json, null, 2)}\n`);
+  return fileURLToPath(latest);
 }

@@ -22,7 +22,6 @@
  * Exits non-zero only if the bench itself fails; missed targets are printed as MISS.
  */
 import { BatchWriteItemCommand, DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +32,7 @@ import { capacityStats, withSimulatedCapacity } from '../src/testing/index.js';
 import { localClient, startDynamoLocal } from '../test/helpers/dynamoLocal.js';
 import { createTable, uniqueTable } from '../test/helpers/tables.js';
 import { fakeClient } from './fakeClient.js';
-import { checkTable, envNumber, formatTable, makeItem, type TableCheck } from './support.js';
+import { checkTable, envNumber, formatTable, makeItem, type TableCheck, saveToLatest } from './support.js';
 
 const CAPACITY = { writeUnitsPerSecond: 2000, burstSeconds: 1 };
 const ITEMS = 60_000;
@@ -437,18 +436,9 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const bench = await runThroughputBench();
   process.stdout.write(`${formatThroughputBench(bench)}\n`);
-  const out = new URL('./out/', import.meta.url);
-  await mkdir(out, { recursive: true });
-  const latest = new URL('latest.json', out);
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(await readFile(latest, 'utf8')) as Record<string, unknown>;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  json.throughputControl = bench;
-  await writeFile(latest, `${JSON.stringify(json, null, 2)}\n`);
-  process.stderr.write(`throughput-control results written to ${fileURLToPath(latest)} (key "throughputControl")\n`);
+  const path = await saveToLatest('throughputControl', bench);
+  process.stderr.write(`throughput-control results written to ${path} (key "throughputControl")
+`);
 }
 
 // Run alone (`npx tsx bench/throughput.ts`), not when bench/index.ts imports it.

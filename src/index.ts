@@ -14,6 +14,7 @@ export { backoffDelay, DEFAULT_BACKOFF } from './internal/backoff.js';
 export { itemSize } from './internal/itemSize.js';
 export { isRetryableError } from './internal/retryable.js';
 export {
+  BatchError,
   BatchGetError,
   BatchGetFailure,
   BatchWriteError,

@@ -1,5 +1,25 @@
 import type { GetRequest, WriteRequest } from './types.js';
 
+/**
+ * What the batch errors share: a stable `code`, every request taken and not done (`unprocessed`, in input order),
+ * the calls the failing batch made, and the last underlying error as `cause`.
+ */
+export abstract class BatchError<Code extends string, Request> extends Error {
+  /** Stable reason code: branch on it, never on the message. */
+  readonly code: Code;
+  /** Every request taken from the source and not (known to be) done, in input order. */
+  readonly unprocessed: Request[];
+  /** Batch calls the failing batch made. */
+  readonly attempts: number;
+
+  constructor(code: Code, message: string, details: { unprocessed: Request[]; attempts: number; cause?: unknown }) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.unprocessed = details.unprocessed;
+    this.attempts = details.attempts;
+  }
+}
+
 /** Why a write did not happen. Tests and callers branch on `code`, never on the message. */
 export type BatchWriteErrorCode =
   /** A batch still had unprocessed requests, or kept failing with throttling errors, after `maxAttempts` calls. */
@@ -15,21 +35,8 @@ export type BatchWriteErrorCode =
  * cause is fixed. Puts and deletes are idempotent, so a request whose call was cancelled mid-flight (and may or may
  * not have landed) is listed too, and is safe to send again.
  */
-export class BatchWriteError extends Error {
+export class BatchWriteError extends BatchError<BatchWriteErrorCode, WriteRequest> {
   override readonly name = 'BatchWriteError';
-  /** Stable reason code. */
-  readonly code: BatchWriteErrorCode;
-  /** Every request taken from the source and not (known to be) written, in input order. */
-  readonly unprocessed: WriteRequest[];
-  /** BatchWriteItem calls the failing batch made. */
-  readonly attempts: number;
-
-  constructor(code: BatchWriteErrorCode, message: string, details: { unprocessed: WriteRequest[]; attempts: number; cause?: unknown }) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
-    this.unprocessed = details.unprocessed;
-    this.attempts = details.attempts;
-  }
 }
 
 /** Why a single request was rejected before it was sent. */
@@ -72,20 +79,8 @@ export type BatchGetErrorCode =
  * The error a read operator fails with (`onFailure: 'error'`), or the `error` of a failure record
  * (`onFailure: 'emit'`): `unprocessed` lists every key taken from the source and not read, in input order.
  */
-export class BatchGetError extends Error {
+export class BatchGetError extends BatchError<BatchGetErrorCode, GetRequest> {
   override readonly name = 'BatchGetError';
-  readonly code: BatchGetErrorCode;
-  /** Every key taken from the source and not read, with its table, in input order. */
-  readonly unprocessed: GetRequest[];
-  /** BatchGetItem calls the failing batch made. */
-  readonly attempts: number;
-
-  constructor(code: BatchGetErrorCode, message: string, details: { unprocessed: GetRequest[]; attempts: number; cause?: unknown }) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
-    this.unprocessed = details.unprocessed;
-    this.attempts = details.attempts;
-  }
 }
 
 /**

@@ -1,17 +1,46 @@
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { validateBackoff } from './backoff.js';
-import type { BatchOptions } from './types.js';
+import type { BackoffOptions, BatchOptions } from './types.js';
 
-/** Checks the options every batch operator shares when the operator is created; throws a RangeError naming the bad value. */
-export function validateBatchOptions(options: BatchOptions & { batchSize?: number; maxBatchWaitMs?: number }, maxBatchSize: number): void {
+type BatchOptionsWithSize = BatchOptions & { batchSize?: number; maxBatchWaitMs?: number };
+
+/** The options every batch operator shares, with their documented defaults applied. */
+export interface BatchSettings {
+  concurrency: number | 'adaptive';
+  maxConcurrency: number;
+  maxAttempts: number;
+  batchSize: number;
+  maxBatchWaitMs: number;
+  backoff: BackoffOptions;
+  scheduler: SchedulerLike;
+  random: () => number;
+  onFailure: 'error' | 'emit';
+}
+
+function withDefaults(options: BatchOptionsWithSize, maxBatchSize: number): BatchSettings {
   const {
     concurrency = 4,
     maxConcurrency = 16,
     maxAttempts = 10,
     batchSize = maxBatchSize,
-    onFailure = 'error',
-    backoff,
     maxBatchWaitMs = Infinity,
+    backoff = {},
+    scheduler = asyncScheduler,
+    random = Math.random,
+    onFailure = 'error',
   } = options;
+  return { concurrency, maxConcurrency, maxAttempts, batchSize, maxBatchWaitMs, backoff, scheduler, random, onFailure };
+}
+
+/** Checks the shared options (see {@link validateBatchOptions}) and returns them with their defaults applied. */
+export function batchSettings(options: BatchOptionsWithSize, maxBatchSize: number): BatchSettings {
+  validateBatchOptions(options, maxBatchSize);
+  return withDefaults(options, maxBatchSize);
+}
+
+/** Checks the options every batch operator shares when the operator is created; throws a RangeError naming the bad value. */
+export function validateBatchOptions(options: BatchOptionsWithSize, maxBatchSize: number): void {
+  const { concurrency, maxConcurrency, maxAttempts, batchSize, onFailure, backoff, maxBatchWaitMs } = withDefaults(options, maxBatchSize);
   validateConcurrency(concurrency, maxConcurrency);
   if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= maxBatchSize))

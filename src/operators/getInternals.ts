@@ -1,7 +1,6 @@
 import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
 import { type marshallOptions, unmarshall, type unmarshallOptions } from '@aws-sdk/util-dynamodb';
 import {
-  asyncScheduler,
   concat,
   concatMap,
   connect,
@@ -13,7 +12,6 @@ import {
   mergeMap,
   type Observable,
   type OperatorFunction,
-  type SchedulerLike,
   tap,
   throwError,
 } from 'rxjs';
@@ -24,7 +22,7 @@ import { BatchGetError, type BatchGetErrorCode, InvalidRequestError } from '../i
 import { type PreparedGet, prepareGet, projectionOf } from '../internal/getRequest.js';
 import { withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
 import { describeKey, keyString } from '../internal/keys.js';
-import { validateBatchOptions } from '../internal/options.js';
+import { batchSettings } from '../internal/options.js';
 import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
 import { toBudget, unitsConsumed } from '../internal/capacity.js';
@@ -79,21 +77,11 @@ export function getRequestsInternal(
   keyAttributesOf: (table: string) => string[] | undefined,
   options: BatchGetOptions,
 ): OperatorFunction<GetRequest, GetOutcome> {
-  validateBatchOptions(options, BATCH_GET_MAX_KEYS);
-  const {
-    concurrency = 4,
-    maxConcurrency = 16,
-    maxAttempts = 10,
-    batchSize = BATCH_GET_MAX_KEYS,
-    maxBatchWaitMs = Infinity,
-    backoff = {},
-    scheduler = asyncScheduler as SchedulerLike,
-    random = Math.random,
-    onFailure = 'error',
-    consistentRead,
-    projection,
-    backpressure: link,
-  } = options;
+  const { concurrency, maxConcurrency, maxAttempts, batchSize, maxBatchWaitMs, backoff, scheduler, random, onFailure } = batchSettings(
+    options,
+    BATCH_GET_MAX_KEYS,
+  );
+  const { consistentRead, projection, backpressure: link } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
   const unmarshalling = options.unmarshallOptions ?? unmarshallOptionsOf(client);
   const userBudget = toBudget(options.capacity);

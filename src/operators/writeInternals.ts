@@ -6,7 +6,6 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { marshallOptions } from '@aws-sdk/util-dynamodb';
 import {
-  asyncScheduler,
   concat,
   concatMap,
   connect,
@@ -21,12 +20,11 @@ import {
   type ObservableInput,
   of,
   type OperatorFunction,
-  type SchedulerLike,
   Subject,
   tap,
   throwError,
 } from 'rxjs';
-import { validateBatchOptions } from '../internal/options.js';
+import { batchSettings } from '../internal/options.js';
 import type { Backpressure } from '../internal/backpressure.js';
 import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
@@ -93,20 +91,11 @@ export function writeRequestsInternal(
   keyAttributesOf: (table: string) => string[] | undefined,
   options: BatchWriteOptions,
 ): OperatorFunction<WriteRequest, BatchWriteResult> {
-  validateBatchOptions(options, BATCH_WRITE_MAX_REQUESTS);
-  const {
-    concurrency = 4,
-    maxConcurrency = 16,
-    maxAttempts = 10,
-    batchSize = BATCH_WRITE_MAX_REQUESTS,
-    maxBatchWaitMs = Infinity,
-    backoff = {},
-    scheduler = asyncScheduler as SchedulerLike,
-    random = Math.random,
-    onFailure = 'error',
-    returnConsumedCapacity,
-    backpressure: link,
-  } = options;
+  const { concurrency, maxConcurrency, maxAttempts, batchSize, maxBatchWaitMs, backoff, scheduler, random, onFailure } = batchSettings(
+    options,
+    BATCH_WRITE_MAX_REQUESTS,
+  );
+  const { returnConsumedCapacity, backpressure: link } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
   const userBudget = toBudget(options.capacity);
   /** With a budget, DynamoDB is asked what each call consumed, to correct the estimate. */

@@ -1,40 +1,30 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
-  CreateTableCommand,
   DeleteTableCommand,
   DescribeTableCommand,
   ProvisionedThroughputExceededException,
-  ScanCommand,
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { localClient } from '../helpers/dynamoLocal.js';
+import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
 import { faultStats, withFaults } from '../../src/testing/index.js';
 
 let raw: DynamoDBClient;
 const tables: string[] = [];
 
-async function createTable(): Promise<string> {
-  const table = `faults-${randomUUID()}`;
-  await raw.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    }),
-  );
+/** A fresh on-demand table with an S key `pk`, deleted after the tests. */
+async function freshTable(): Promise<string> {
+  const table = await createTable(raw, uniqueTable('Faults'));
   tables.push(table);
   return table;
 }
 
 async function scanKeys(table: string): Promise<string[]> {
-  const { Items = [] } = await raw.send(new ScanCommand({ TableName: table }));
-  return Items.map((item) => item.pk!.S!).sort();
+  return (await scanAll(raw, table)).map((item) => item.pk as string).sort();
 }
 
 const pks = Array.from({ length: 20 }, (_, i) => `k${String(i).padStart(2, '0')}`);
@@ -61,7 +51,7 @@ afterAll(async () => {
 
 describe('withFaults', () => {
   it('should hold back the same requests for the same seed, and write exactly the others', async () => {
-    const [a, b, c] = [await createTable(), await createTable(), await createTable()];
+    const [a, b, c] = [await freshTable(), await freshTable(), await freshTable()];
     const sendWith = (table: string, seed: number) => withFaults(raw, { unprocessedRate: 0.5, seed }).send(writeAll(table));
     const [first, second, other] = [await sendWith(a, 7), await sendWith(b, 7), await sendWith(c, 8)];
     const held = unprocessedKeys(first.UnprocessedItems![a]);
@@ -74,7 +64,7 @@ describe('withFaults', () => {
   });
 
   it('should pass everything through at rate 0', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     const client = withFaults(raw, { unprocessedRate: 0, throttleRate: 0 });
     expect((await client.send(writeAll(table))).UnprocessedItems).toEqual({});
     expect(await scanKeys(table)).toEqual(pks);
@@ -82,7 +72,7 @@ describe('withFaults', () => {
   });
 
   it('should return everything unprocessed at rate 1 without calling the client', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     const inner = counting(raw);
     const client = withFaults(inner.client, { unprocessedRate: 1 });
     const written = await client.send(writeAll(table));
@@ -102,7 +92,7 @@ describe('withFaults', () => {
   });
 
   it('should hold back plain items and keys of a DynamoDBDocumentClient, and read the rest', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     const client = withFaults(DynamoDBDocumentClient.from(raw), { unprocessedRate: 0.5, seed: 3 });
     const items = pks.map((pk, n) => ({ pk, n }));
     const written = await client.send(
@@ -121,7 +111,7 @@ describe('withFaults', () => {
   });
 
   it('should always throw the given throttling error at throttleRate 1, writing nothing', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     const inner = counting(raw);
     const throttling = withFaults(inner.client, { throttleRate: 1, errorNames: ['ThrottlingException'] });
     for (let i = 0; i < 3; i++) {
@@ -146,7 +136,7 @@ describe('withFaults', () => {
   });
 
   it('should delay every call by the latency, and reject at once with AbortError when aborted', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     const client = withFaults(raw, { latencyMs: [40, 60] });
     const started = Date.now();
     await client.send(new DescribeTableCommand({ TableName: table }));

@@ -1,43 +1,33 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
-  CreateTableCommand,
   DeleteTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
   ProvisionedThroughputExceededException,
   PutItemCommand,
-  ScanCommand,
   type AttributeValue,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { localClient } from '../helpers/dynamoLocal.js';
+import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
 import { capacityStats, withSimulatedCapacity } from '../../src/testing/index.js';
 
 let raw: DynamoDBClient;
 const tables: string[] = [];
 
-async function createTable(): Promise<string> {
-  const table = `capacity-${randomUUID()}`;
-  await raw.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    }),
-  );
+/** A fresh on-demand table with an S key `pk`, deleted after the tests. */
+async function freshTable(): Promise<string> {
+  const table = await createTable(raw, uniqueTable('Capacity'));
   tables.push(table);
   return table;
 }
 
 async function scanKeys(table: string): Promise<string[]> {
-  const { Items = [] } = await raw.send(new ScanCommand({ TableName: table }));
-  return Items.map((item) => item.pk!.S!).sort();
+  return (await scanAll(raw, table)).map((item) => item.pk as string).sort();
 }
 
 /** A marshalled put of `pk` whose item is exactly `bytes` long by DynamoDB's rules (pad attribute `p`). */
@@ -60,7 +50,7 @@ afterAll(async () => {
 
 describe('withSimulatedCapacity', () => {
   it('should serve a burst up to the bucket and return exactly the rest in UnprocessedItems', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     const client = withSimulatedCapacity(raw, { writeUnitsPerSecond: 10, now: () => 0 });
     const requests = keysOf(15, 'a').map((pk) => put(pk));
     const response = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: requests } }));
@@ -76,7 +66,7 @@ describe('withSimulatedCapacity', () => {
   });
 
   it('should charge a put one unit per started KB and a delete one unit, in request order', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     await raw.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'gone' } } }));
     const client = withSimulatedCapacity(raw, { writeUnitsPerSecond: 5, now: () => 0 });
     const requests = [put('k1', 1024), put('k2', 1025), { DeleteRequest: { Key: { pk: { S: 'gone' } } } }, put('k3'), put('k4')];
@@ -87,7 +77,7 @@ describe('withSimulatedCapacity', () => {
   });
 
   it('should refill the bucket as the clock advances, up to unitsPerSecond * burstSeconds', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     let time = 0;
     const client = withSimulatedCapacity(raw, { writeUnitsPerSecond: 10, burstSeconds: 2, now: () => time });
     const send = (pks: string[]) => client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pks.map((pk) => put(pk)) } }));
@@ -106,7 +96,7 @@ describe('withSimulatedCapacity', () => {
   });
 
   it('should throw ProvisionedThroughputExceededException with nothing written when the bucket is empty', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     let time = 0;
     const client = withSimulatedCapacity(raw, { writeUnitsPerSecond: 2, now: () => time });
     await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: [put('a'), put('b')] } }));
@@ -130,7 +120,7 @@ describe('withSimulatedCapacity', () => {
   });
 
   it('should return UnprocessedKeys and fewer items when the read bucket runs dry', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     const pks = keysOf(6, 'r');
     await raw.send(new BatchWriteItemCommand({ RequestItems: { [table]: pks.map((pk) => put(pk)) } }));
     let time = 0;
@@ -161,7 +151,7 @@ describe('withSimulatedCapacity', () => {
   });
 
   it('should hold back every key of a table when a projection leaves the key out and the bucket cannot pay', async () => {
-    const [a, b] = [await createTable(), await createTable()];
+    const [a, b] = [await freshTable(), await freshTable()];
     await raw.send(new BatchWriteItemCommand({ RequestItems: { [a]: [put('a1', 10)], [b]: ['b1', 'b2', 'b3'].map((pk) => put(pk, 10)) } }));
     const client = withSimulatedCapacity(raw, { readUnitsPerSecond: 1, now: () => 0 });
     await client.send(new BatchGetItemCommand({ RequestItems: { [b]: { Keys: [{ pk: { S: 'b1' } }] } } })); // b: 0.5 left
@@ -189,7 +179,7 @@ describe('withSimulatedCapacity', () => {
   });
 
   it('should limit a DynamoDBDocumentClient, returning plain items and keys', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     const documents = DynamoDBDocumentClient.from(raw);
     const client = withSimulatedCapacity(documents, { writeUnitsPerSecond: 3, readUnitsPerSecond: 1, now: () => 0 });
     const items = [1, 2, 3, 4].map((n) => ({ pk: `d${n}`, n, tags: new Set(['x']) }));
@@ -206,7 +196,7 @@ describe('withSimulatedCapacity', () => {
   });
 
   it('should pass non-batch commands and every other property straight to the client', async () => {
-    const table = await createTable();
+    const table = await freshTable();
     const client = withSimulatedCapacity(raw, { writeUnitsPerSecond: 1, readUnitsPerSecond: 1, now: () => 0 });
     await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: [put('a')] } }));
     await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'b' } } })); // the bucket is empty
