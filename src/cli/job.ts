@@ -106,9 +106,10 @@ export class Job {
         `DynamoDB failed with ${systemic.name ?? 'Error'}${systemic.code ? ` ${systemic.code}` : ''}: ${systemic.message}`,
       );
     }
-    for (const request of result.failed ?? []) {
+    // each failed request with its own error: its own key and reason, in the dead-letter file and on stderr
+    for (const { request, error } of result.failures ?? []) {
       this.tally.failed++;
-      failed(request, result.error);
+      failed(request, error);
     }
     this.update();
   }

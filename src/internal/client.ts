@@ -39,10 +39,13 @@ export function marshallOptionsOf(client: DynamoDBSender): marshallOptions {
   return config?.translateConfig?.marshallOptions ?? DEFAULT_MARSHALL_OPTIONS;
 }
 
-/** A `DynamoDBDocumentClient`'s own unmarshal options (its `translateConfig`), or the SDK's defaults. */
-export function unmarshallOptionsOf(client: DynamoDBSender): unmarshallOptions {
+/**
+ * A `DynamoDBDocumentClient`'s own unmarshal options (its `translateConfig`), when it has some; `undefined` means the
+ * toolkit's exact unmarshalling (numbers that a `number` cannot hold exactly come out as `bigint` or `NumberValue`).
+ */
+export function unmarshallOptionsOf(client: DynamoDBSender): unmarshallOptions | undefined {
   const config = (client as { config?: { translateConfig?: { unmarshallOptions?: unmarshallOptions } } }).config;
-  return config?.translateConfig?.unmarshallOptions ?? {};
+  return config?.translateConfig?.unmarshallOptions;
 }
 
 /** A table's key attributes (partition key first) and, when known from DescribeTable, their types. */

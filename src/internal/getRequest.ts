@@ -1,6 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { marshallOptions } from '@aws-sdk/util-dynamodb';
-import { marshallItem } from './marshal.js';
+import { marshallItem, type MarshalSettings } from './marshal.js';
 import type { KeySchema } from './client.js';
 import { InvalidRequestError } from './errors.js';
 import { keyString } from './keys.js';
@@ -27,7 +26,7 @@ export interface PreparedGet {
 export function prepareGet(
   request: GetRequest,
   schema: KeySchema,
-  options: marshallOptions,
+  options: MarshalSettings,
   id: number,
 ): PreparedGet | InvalidRequestError {
   const table = requestTable(request);

@@ -1,20 +1,11 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { marshallItem } from './marshal.js';
+import { numberSize } from './numbers.js';
+
+export { numberSize };
 import type { Item } from './types.js';
 
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
-
-/**
- * Size of a DynamoDB number by the published rule: 1 byte per 2 significant digits, plus 1, plus 1 more when negative
- * (measured on DynamoDB Local: `-1` costs 3 B). Leading and trailing zeros, sign, point and exponent are not digits.
- */
-export function numberSize(n: string): number {
-  const s = n.trim();
-  const negative = s.startsWith('-');
-  const mantissa = s.replace(/^[+-]/, '').split(/[eE]/)[0]!;
-  const digits = mantissa.replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
-  return Math.ceil(digits.length / 2) + 1 + (negative ? 1 : 0);
-}
 
 /** Size of one marshalled attribute value, by DynamoDB's item-size rules. */
 export function attributeValueSize(value: AttributeValue): number {
@@ -44,7 +35,7 @@ export function marshalledItemSize(item: Record<string, AttributeValue>): number
 /**
  * The size DynamoDB counts for an item, in bytes, following its published rules ("DynamoDB item sizes and
  * formats"): UTF-8 bytes of every attribute name plus the size of its value — strings in UTF-8 bytes, binary in raw
- * bytes, numbers at one byte per two significant digits plus one, lists and maps at 3 bytes plus 1 per element.
+ * bytes, numbers at one byte per pair of digits (pairs aligned on the decimal point) plus one, one more when negative, lists and maps at 3 bytes plus 1 per element.
  * An item may be at most 409,600 bytes ({@link MAX_ITEM_BYTES}); capacity is charged per started KB written and per
  * started 4 KB read.
  *
@@ -61,6 +52,6 @@ export function itemSize(item: Item, options: { marshalled?: boolean } = {}): nu
   return marshalledItemSize(
     options.marshalled
       ? (item as Record<string, AttributeValue>)
-      : marshall(item, { removeUndefinedValues: true, convertClassInstanceToMap: true }),
+      : marshallItem(item, { removeUndefinedValues: true, convertClassInstanceToMap: true }),
   );
 }

@@ -1,18 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { canonicalNumber } from './numbers.js';
 
-/** A number as DynamoDB compares it: `1`, `1.0` and `10e-1` are the same key. */
-export function canonicalNumber(n: string): string {
-  const match = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(n);
-  if (!match) return n;
-  const [, sign, int = '', frac = '', exp = '0'] = match;
-  const digits = (int + frac).replace(/^0+/, '');
-  if (digits === '') return '0';
-  const leadingZeros = (int + frac).length - digits.length;
-  const trimmed = digits.replace(/0+$/, '');
-  // value = 0.<digits> * 10^(int.length - leadingZeros + exp)
-  const exponent = int.length - leadingZeros + Number(exp);
-  return `${sign === '-' ? '-' : ''}${trimmed}e${exponent}`;
-}
+export { canonicalNumber };
 
 /** One key attribute's value as a string that is equal exactly when DynamoDB sees the same value. */
 function keyPart(value: AttributeValue | undefined): string {

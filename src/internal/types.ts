@@ -2,6 +2,7 @@ import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import type { ObservableInput, SchedulerLike } from 'rxjs';
 import type { CapacityBudget, CapacityOptions } from './capacity.js';
+import type { BatchWriteError } from './errors.js';
 import type { Progress } from './progress.js';
 
 /** An item as a plain JavaScript object (the document model). */
@@ -97,8 +98,14 @@ export interface BatchWriteResult {
   consumedCapacity?: ConsumedCapacity[];
   /** With `onFailure: 'emit'` only: the requests of this batch that were not written. */
   failed?: WriteRequest[];
-  /** With `onFailure: 'emit'` only, alongside `failed`: why they were not written. */
+  /** With `onFailure: 'emit'` only: the first failed request's error (each request's own is in `failures`). */
   error?: unknown;
+  /**
+   * With `onFailure: 'emit'` only: each request of `failed`, in the same order, with its own error — a
+   * `BatchWriteError` whose message names that request's table and key and whose `cause` is what DynamoDB (or, for a
+   * request refused before any call, an {@link InvalidRequestError}) said.
+   */
+  failures?: Array<{ request: WriteRequest; error: BatchWriteError }>;
 }
 
 /** What one call answered: the requests it did not process (DynamoDB's `UnprocessedItems` / `UnprocessedKeys`). */

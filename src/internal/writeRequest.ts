@@ -1,10 +1,9 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { marshallOptions } from '@aws-sdk/util-dynamodb';
 import type { KeySchema } from './client.js';
 import { MAX_ITEM_BYTES, WRITE_UNIT_BYTES } from './constants.js';
 import { InvalidRequestError } from './errors.js';
 import { marshalledItemSize } from './itemSize.js';
-import { marshallItem } from './marshal.js';
+import { marshallItem, type MarshalSettings } from './marshal.js';
 import { describeKey, keyString } from './keys.js';
 import type { WriteRequest } from './types.js';
 import { DELETE_REQUEST_WIRE_OVERHEAD, itemWireBytes, PUT_REQUEST_WIRE_OVERHEAD, tableWireBytes } from './wireSize.js';
@@ -79,7 +78,7 @@ export function checkKey(
 export function prepareWrite(
   request: WriteRequest,
   schema: KeySchema,
-  options: marshallOptions,
+  options: MarshalSettings,
   id: number,
 ): PreparedWrite | InvalidRequestError {
   const table = requestTable(request);

@@ -1,5 +1,5 @@
 import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
-import { type marshallOptions, unmarshall, type unmarshallOptions } from '@aws-sdk/util-dynamodb';
+import type { unmarshallOptions } from '@aws-sdk/util-dynamodb';
 import {
   concat,
   concatMap,
@@ -18,6 +18,8 @@ import {
 import type { Backpressure } from '../internal/backpressure.js';
 import { marshallOptionsOf, sendCommand, type KeySchema, unmarshallOptionsOf } from '../internal/client.js';
 import { BATCH_GET_MAX_KEYS } from '../internal/constants.js';
+import type { MarshalSettings } from '../internal/marshal.js';
+import { unmarshallerFor } from '../internal/unmarshal.js';
 import { BatchGetError, type BatchGetErrorCode, InvalidRequestError } from '../internal/errors.js';
 import { type PreparedGet, prepareGet, projectionOf } from '../internal/getRequest.js';
 import { withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
@@ -46,8 +48,12 @@ export interface BatchGetOptions extends BatchOptions {
    */
   projection?: string[];
   /** How keys are marshalled. @default the document client's, else `{ removeUndefinedValues: true, convertClassInstanceToMap: true }` */
-  marshallOptions?: marshallOptions;
-  /** How items are unmarshalled. @default the document client's, else the SDK's defaults */
+  marshallOptions?: MarshalSettings;
+  /**
+   * How items are unmarshalled, through the SDK's `unmarshall`: give `{}` for the SDK's plain behaviour (every number
+   * a JavaScript `number`, rounded beyond 17 digits). @default the document client's if it has some, else exact:
+   * a number is a `number` only when that is exact, a `bigint` for a larger integer, otherwise a `NumberValue`
+   */
   unmarshallOptions?: unmarshallOptions;
   /** The link to release as keys are settled (read, missing, or failed). @default none */
   backpressure?: Backpressure;
@@ -83,7 +89,7 @@ export function getRequestsInternal(
   );
   const { consistentRead, projection, backpressure: link } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
-  const unmarshalling = options.unmarshallOptions ?? unmarshallOptionsOf(client);
+  const unmarshal = unmarshallerFor(options.unmarshallOptions ?? unmarshallOptionsOf(client));
   const userBudget = toBudget(options.capacity);
   /** Read units per key before the answer says what was consumed: 1 per started 4 KB, half for eventual reads. */
   const unitsPerKey = consistentRead ? 1 : 0.5;
@@ -189,7 +195,7 @@ export function getRequestsInternal(
           if (left.has(e)) continue;
           const av = found.get(e);
           try {
-            read.push([e, av ? unmarshall(av, unmarshalling) : undefined]);
+            read.push([e, av ? unmarshal(av) : undefined]);
           } catch (error) {
             broken.push({
               request: e,

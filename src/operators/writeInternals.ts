@@ -4,7 +4,6 @@ import {
   type ConsumedCapacity,
   type WriteRequest as WireWriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import type { marshallOptions } from '@aws-sdk/util-dynamodb';
 import {
   concat,
   concatMap,
@@ -25,6 +24,7 @@ import {
   throwError,
 } from 'rxjs';
 import { batchSettings } from '../internal/options.js';
+import type { MarshalSettings } from '../internal/marshal.js';
 import type { Backpressure } from '../internal/backpressure.js';
 import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
@@ -50,7 +50,7 @@ export interface BatchWriteOptions extends BatchOptions {
   /** Asks DynamoDB for consumed capacity, summed per table into each result's `consumedCapacity`. @default undefined (not asked) */
   returnConsumedCapacity?: 'TOTAL' | 'INDEXES';
   /** How plain items are marshalled. @default a DynamoDBDocumentClient's own, else `{ removeUndefinedValues: true, convertClassInstanceToMap: true }` */
-  marshallOptions?: marshallOptions;
+  marshallOptions?: MarshalSettings;
   /** The link to release as requests are settled (written or failed), so that its source reads on. @default none */
   backpressure?: Backpressure;
 }
@@ -122,14 +122,8 @@ export function writeRequestsInternal(
         if (onFailure === 'error') return failWith(failure(code, message, error, 0));
         settled(id, 'failed');
         progress.report();
-        return [
-          {
-            requests: [],
-            attempts: 0,
-            failed: [request],
-            error: error instanceof InvalidRequestError ? error : failure(code, message, error, 0, [request]),
-          },
-        ];
+        const own = failure(code, message, error, 0, [request]);
+        return [{ requests: [], attempts: 0, failed: [request], error: own, failures: [{ request, error: own }] }];
       };
 
       const prepare = (taken: WithSchema<WriteRequest>): PreparedWrite | Rejected => {
@@ -284,22 +278,48 @@ export function writeRequestsInternal(
         }
 
         const cause = step.error as { name?: string; message?: string } | undefined;
-        let code: BatchWriteErrorCode = 'batchWrite.nonRetryable';
-        let message: string;
-        if (step.unprocessed.length === 0) message = rejectionMessage(state.rejected[0]!);
-        else if (step.fatal)
-          message = `BatchWriteItem failed with ${cause?.name}: ${cause?.message}. The call's ${step.unprocessed.length} requests were not written (first: ${describeEntry(step.unprocessed[0]!)}). They are in .unprocessed.`;
-        else {
-          code = 'batchWrite.attemptsExhausted';
-          message = `${step.unprocessed.length} of ${state.entries.length} requests were still unprocessed after ${step.attempt} BatchWriteItem calls${cause ? ` (last error ${cause.name})` : ''}. They are in .unprocessed; lower concurrency, raise maxAttempts or the table's capacity.`;
+        const exhausted = !step.fatal && step.unprocessed.length > 0;
+        const code: BatchWriteErrorCode = exhausted ? 'batchWrite.attemptsExhausted' : 'batchWrite.nonRetryable';
+        /** Why one request of this batch was not written: its own rejection, or the batch's last call. */
+        const reason = (e: PreparedWrite, rejection?: Rejection<PreparedWrite>): string =>
+          rejection
+            ? rejectionMessage(rejection)
+            : step.fatal
+              ? `BatchWriteItem failed with ${cause?.name}: ${cause?.message}. The request for ${describeEntry(e)} was not written.`
+              : `The request for ${describeEntry(e)} was still unprocessed after ${step.attempt} BatchWriteItem calls${cause ? ` (last error ${cause.name})` : ''}; lower concurrency, raise maxAttempts or the table's capacity.`;
+        if (onFailure === 'error') {
+          // (a rejected request has ended the stream already, above)
+          const message = step.fatal
+            ? `BatchWriteItem failed with ${cause?.name}: ${cause?.message}. The call's ${step.unprocessed.length} requests were not written (first: ${describeEntry(step.unprocessed[0]!)}). They are in .unprocessed.`
+            : `${step.unprocessed.length} of ${state.entries.length} requests were still unprocessed after ${step.attempt} BatchWriteItem calls${cause ? ` (last error ${cause.name})` : ''}. They are in .unprocessed; lower concurrency, raise maxAttempts or the table's capacity.`;
+          return failWith(failure(code, message, step.error, step.attempt));
         }
-        if (onFailure === 'error') return failWith(failure(code, message, step.error, step.attempt));
         settle(state);
-        const failedEntries = [...state.rejected.map((r) => r.request), ...step.unprocessed];
-        forget(failedEntries, 'failed');
-        const failed = requestsOf(failedEntries);
-        const why = step.unprocessed.length === 0 || step.fatal ? (step.error ?? state.rejected[0]?.error) : step.error;
-        return [{ ...result, failed, error: failure(code, message, why, step.attempt, failed) }];
+        // every failed request gets an error of its own, naming its key and its reason
+        const failures: Array<{ id: number; request: WriteRequest; error: BatchWriteError }> = [];
+        const fail = (e: PreparedWrite, rejection?: Rejection<PreparedWrite>) => {
+          const requests = [...e.superseded, { id: e.id, request: e.request }];
+          const error = failure(
+            rejection ? 'batchWrite.nonRetryable' : code,
+            reason(e, rejection),
+            rejection ? rejection.error : step.error,
+            step.attempt,
+            requests.sort(byId).map((r) => r.request),
+          );
+          for (const r of requests) failures.push({ ...r, error });
+        };
+        for (const r of state.rejected) fail(r.request, r);
+        for (const e of step.unprocessed) fail(e);
+        forget([...state.rejected.map((r) => r.request), ...step.unprocessed], 'failed');
+        failures.sort(byId);
+        return [
+          {
+            ...result,
+            failed: failures.map((f) => f.request),
+            error: failures[0]!.error,
+            failures: failures.map(({ request, error }) => ({ request, error })),
+          },
+        ];
       };
 
       const maxBytes = MAX_REQUEST_BYTES - REQUEST_ENVELOPE_BYTES;

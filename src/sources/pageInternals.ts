@@ -7,11 +7,14 @@ import {
   type ScanCommandInput,
   type ScanCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { marshall, type marshallOptions, type NativeAttributeValue, unmarshall, type unmarshallOptions } from '@aws-sdk/util-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { NativeAttributeValue, unmarshallOptions } from '@aws-sdk/util-dynamodb';
 import { asyncScheduler, concatMap, defer, EMPTY, expand, map, type Observable, of, type SchedulerLike, tap } from 'rxjs';
 import { validateBackoff } from '../internal/backoff.js';
 import type { Backpressure } from '../internal/backpressure.js';
 import { marshallOptionsOf, sendCommand, unmarshallOptionsOf } from '../internal/client.js';
+import { marshallItem, type MarshalSettings } from '../internal/marshal.js';
+import { unmarshallerFor } from '../internal/unmarshal.js';
 import { retryWithBackoff } from '../internal/retryCall.js';
 import { type CapacityBudget, type CapacityOptions, toBudget } from '../internal/capacity.js';
 import type { BackoffOptions, DynamoDBSender, Item, Key } from '../internal/types.js';
@@ -50,9 +53,13 @@ export interface SourceOptions {
   random?: () => number;
   /** Ask for the next page only while the link is under its high-water mark. @default none: page as fast as DynamoDB answers */
   backpressure?: Backpressure;
-  /** @default the document client's, else `{ removeUndefinedValues: true, convertClassInstanceToMap: true }` */
-  marshallOptions?: marshallOptions;
-  /** @default the document client's, else the SDK's defaults */
+  /** How `startKey` and `ExpressionAttributeValues` are marshalled. @default the document client's, else `{ removeUndefinedValues: true, convertClassInstanceToMap: true }` */
+  marshallOptions?: MarshalSettings;
+  /**
+   * How items are unmarshalled, through the SDK's `unmarshall`: give `{}` for the SDK's plain behaviour (every number
+   * a JavaScript `number`, rounded beyond 17 digits). @default the document client's if it has some, else exact:
+   * a number is a `number` only when that is exact, a `bigint` for a larger integer, otherwise a `NumberValue`
+   */
   unmarshallOptions?: unmarshallOptions;
   /**
    * A budget of read units per second (a `capacity()` handle, or its options): each page is paid for, with the units
@@ -81,8 +88,11 @@ export function paginate(
   validateSourceOptions(options);
   const { maxAttempts, backoff, scheduler = asyncScheduler, random, backpressure: link } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
-  const unmarshalling = options.unmarshallOptions ?? unmarshallOptionsOf(client);
-  const values = input.ExpressionAttributeValues ? marshall(input.ExpressionAttributeValues, marshalling) : undefined;
+  const unmarshal = unmarshallerFor(options.unmarshallOptions ?? unmarshallOptionsOf(client));
+  const values = input.ExpressionAttributeValues ? marshallItem(input.ExpressionAttributeValues, marshalling) : undefined;
+  const firstKey = options.startKey ?? input.ExclusiveStartKey;
+  /** Each page's `LastEvaluatedKey` as DynamoDB sent it. */
+  const wireKeys = new WeakMap<Page, Record<string, AttributeValue>>();
   const budget = toBudget(options.capacity);
   const table = input.TableName ?? '';
 
@@ -91,7 +101,7 @@ export function paginate(
     (link ? link.ready() : of(undefined)).pipe(
       concatMap(() => (budget && owed > 0 ? budget.spend(owed, { client, table, kind: 'read', scheduler }) : of(undefined))),
     );
-  const fetch = (startKey: Key | undefined, owed: number): Observable<Page> =>
+  const fetch = (startKey: Record<string, AttributeValue> | undefined, owed: number): Observable<Page> =>
     turn(owed).pipe(
       concatMap(() =>
         defer(() => {
@@ -99,27 +109,35 @@ export function paginate(
             ...(budget ? { ReturnConsumedCapacity: 'TOTAL' } : {}),
             ...input,
             ExpressionAttributeValues: values,
-            ExclusiveStartKey: startKey ? marshall(startKey, marshalling) : undefined,
+            ExclusiveStartKey: startKey,
           };
           const command = kind === 'scan' ? new ScanCommand(wire as ScanCommandInput) : new QueryCommand(wire as QueryCommandInput);
           return sendCommand<ScanCommandOutput | QueryCommandOutput>(client, command);
         }).pipe(retryWithBackoff({ maxAttempts, backoff, scheduler, random })),
       ),
-      map((output): Page => ({
-        Items: (output.Items ?? []).map((item) => unmarshall(item, unmarshalling)),
-        ...(output.LastEvaluatedKey ? { LastEvaluatedKey: unmarshall(output.LastEvaluatedKey, unmarshalling) } : {}),
-        Count: output.Count ?? 0,
-        ScannedCount: output.ScannedCount ?? 0,
-        ...(output.ConsumedCapacity ? { ConsumedCapacity: output.ConsumedCapacity } : {}),
-      })),
+      map((output): Page => {
+        const page: Page = {
+          Items: (output.Items ?? []).map(unmarshal),
+          ...(output.LastEvaluatedKey ? { LastEvaluatedKey: unmarshal(output.LastEvaluatedKey) } : {}),
+          Count: output.Count ?? 0,
+          ScannedCount: output.ScannedCount ?? 0,
+          ...(output.ConsumedCapacity ? { ConsumedCapacity: output.ConsumedCapacity } : {}),
+        };
+        // the next call starts from DynamoDB's own key, never from a conversion of it
+        if (output.LastEvaluatedKey) wireKeys.set(page, output.LastEvaluatedKey);
+        return page;
+      }),
       tap((page) => link?.emitted(page.Items.length)),
     );
 
   /** Units a page consumed, as DynamoDB reported them (or half a unit per item when it did not). */
   const owedFor = (page: Page) => (budget ? (page.ConsumedCapacity?.CapacityUnits ?? page.Count * 0.5) : 0);
   return defer(() =>
-    fetch(options.startKey ?? input.ExclusiveStartKey, 0).pipe(
-      expand((page) => (page.LastEvaluatedKey ? fetch(page.LastEvaluatedKey, owedFor(page)) : EMPTY)),
+    fetch(firstKey ? marshallItem(firstKey, marshalling) : undefined, 0).pipe(
+      expand((page) => {
+        const next = wireKeys.get(page);
+        return next ? fetch(next, owedFor(page)) : EMPTY;
+      }),
     ),
   );
 }

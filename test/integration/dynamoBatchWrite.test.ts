@@ -149,8 +149,10 @@ describe('dynamoBatchWrite against DynamoDB Local', () => {
       const [failure] = failures;
       expect(failure!.failed).toEqual([{ table, put: big }]);
       expect(failure!.requests).toEqual([]);
-      expect(failure!.error).toBeInstanceOf(InvalidRequestError);
-      expect((failure!.error as InvalidRequestError).code).toBe('request.itemTooLarge');
+      expect(failure!.error).toBeInstanceOf(BatchWriteError);
+      expect((failure!.error as BatchWriteError).code).toBe('batchWrite.invalidRequest');
+      expect((failure!.error as BatchWriteError).cause).toBeInstanceOf(InvalidRequestError);
+      expect(((failure!.error as BatchWriteError).cause as InvalidRequestError).code).toBe('request.itemTooLarge');
       expect((failure!.error as InvalidRequestError).message).toContain('too-big#1');
       expect(results.reduce((sum, r) => sum + r.requests.length, 0)).toBe(10);
       expect(calls).toBe(1); // the other 10 went in one call, without the big one

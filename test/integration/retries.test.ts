@@ -88,7 +88,7 @@ describe('dynamoBatchWrite retries against DynamoDB Local', () => {
   });
 
   it.each([
-    ['a number with 39 significant digits', { amount: NumberValue.from('123456789012345678901234567890123456789') }],
+    ['a number set holding 1 and 1.0, duplicates to DynamoDB', { amounts: new Set([NumberValue.from('1'), NumberValue.from('1.0')]) }],
     ['33 nested maps', { deep: nested(33) }],
   ])('should not retry a ValidationException from DynamoDB, failing only the offending item (%s)', async (_, bad) => {
     const table = await createTable(client, uniqueTable('RetryValidation'));
@@ -110,6 +110,21 @@ describe('dynamoBatchWrite retries against DynamoDB Local', () => {
     expect(recorder.calls.filter((keys) => keys.length === 1 && keys[0] === 'v#4')).toHaveLength(1);
     expect(puts(error.unprocessed)).toEqual([items[4]]);
     expect(sorted(await scanAll(client, table))).toEqual(sorted(items.filter((_, i) => i !== 4)));
+  });
+
+  it('should reject a number of 39 significant digits before any call, naming it (issue 8)', async () => {
+    const table = await createTable(client, uniqueTable('Reject39'));
+    const items: Item[] = [{ pk: 'ok#1' }, { pk: 'digits#39', n: NumberValue.from('123456789012345678901234567890123456789') }];
+    const recorder = recording(client);
+
+    const error = await failureOf(from(items).pipe(dynamoBatchWrite(recorder.sender, table)));
+
+    expect(error.code).toBe('batchWrite.invalidRequest');
+    expect((error.cause as InvalidRequestError).code).toBe('request.marshallFailed');
+    expect(error.message).toMatch(
+      /digits#39.*attribute n is not a DynamoDB number: 123456789012345678901234567890123456789 has 39 significant digits/,
+    );
+    expect(recorder.calls).toEqual([]);
   });
 
   it('should reject an item with an empty set before any call, since the marshaller refuses it', async () => {
@@ -190,11 +205,8 @@ describe('dynamoBatchWrite retries against DynamoDB Local', () => {
   describe("with onFailure: 'emit'", () => {
     it('should emit the items DynamoDB rejects as failed results and write every other item', async () => {
       const table = await createTable(client, uniqueTable('EmitValidation'));
-      // Items 7, 107 and 207 carry a number DynamoDB rejects: each fails on its own, the rest of its batch is written.
-      const items: Item[] = Array.from({ length: 250 }, (_, i) => ({
-        pk: `e#${i}`,
-        n: i % 100 === 7 ? NumberValue.from('123456789012345678901234567890123456789') : i,
-      }));
+      // Items 7, 107 and 207 carry a value DynamoDB rejects: each fails on its own, the rest of its batch is written.
+      const items: Item[] = Array.from({ length: 250 }, (_, i) => ({ pk: `e#${i}`, n: i % 100 === 7 ? nested(33) : i }));
       const bad = [7, 107, 207].map((i) => items[i]!);
 
       const results = await run(from(items).pipe(dynamoBatchWrite(client, table, { onFailure: 'emit', concurrency: 4, backoff: fast })));
@@ -211,6 +223,7 @@ describe('dynamoBatchWrite retries against DynamoDB Local', () => {
         expect((e.cause as Error).name).toBe('ValidationException');
         expect(e.unprocessed).toEqual(f.failed);
         expect(e.message).toContain(String(puts(f.failed!)[0]!.pk));
+        expect(f.failures).toEqual([{ request: f.failed![0], error: e }]);
       }
       expect(total(results, 'requests') + total(results, 'failed')).toBe(250);
       expect(sorted(puts(failures.flatMap((f) => f.failed!)))).toEqual(sorted(bad));
@@ -232,8 +245,14 @@ describe('dynamoBatchWrite retries against DynamoDB Local', () => {
       expect(failures.length).toBeGreaterThan(0);
       for (const f of failures) {
         expect(f.attempts).toBe(2);
-        expect((f.error as BatchWriteError).code).toBe('batchWrite.attemptsExhausted');
-        expect((f.error as BatchWriteError).unprocessed).toEqual(f.failed);
+        // each failed request has an error of its own, naming its own key (issue 8)
+        expect(f.failures!.map((x) => x.request)).toEqual(f.failed);
+        for (const { request, error } of f.failures!) {
+          expect(error.code).toBe('batchWrite.attemptsExhausted');
+          expect(error.unprocessed).toEqual([request]);
+          expect(error.message).toContain(`pk="${puts([request])[0]!.pk}"`);
+        }
+        expect(f.error).toBe(f.failures![0]!.error);
       }
       expect(total(results, 'requests') + total(results, 'failed')).toBe(500);
       const written = results.flatMap((r) => puts(r.requests));

@@ -59,20 +59,72 @@ const outcome = (f: () => unknown) => {
   }
 };
 
+/** Whether util-dynamodb drops something of this value silently (a function), which the toolkit refuses instead. */
+const hasFunction = (v: unknown): boolean =>
+  typeof v === 'function' ||
+  (Array.isArray(v)
+    ? v.some(hasFunction)
+    : typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype
+      ? Object.values(v).some(hasFunction)
+      : false);
+
 describe('marshallItem', () => {
-  it('should give exactly what util-dynamodb marshall gives, value or error, for 20,000 random items', () => {
+  it('should give what util-dynamodb marshall gives for 20,000 random items, and refuse what it would drop', () => {
     const random = seededRandom(7);
-    let fastPathItems = 0;
+    let same = 0;
     for (let i = 0; i < 20_000; i++) {
       const item = { pk: `p${i}`, ...(randomValue(random, 0) as object), a: randomValue(random), b: randomValue(random, 1) };
       const options = optionSets[i % optionSets.length]!;
       const expected = outcome(() => marshall(item, options));
-      expect(
-        outcome(() => marshallItem(item, options)),
-        JSON.stringify(item, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)),
-      ).toEqual(expected);
-      if (!('error' in expected)) fastPathItems++;
+      const actual = outcome(() => marshallItem(item, options));
+      const shown = JSON.stringify(item, (_, v) => (typeof v === 'bigint' ? `${v}n` : typeof v === 'function' ? 'fn' : v));
+      if ('error' in expected) expect(actual, shown).toHaveProperty('error');
+      else if ('error' in actual) expect(hasFunction(item), `${shown}: ${actual.error}`).toBe(true);
+      else {
+        expect(actual.value, shown).toEqual(expected.value);
+        same++;
+      }
     }
-    expect(fastPathItems).toBeGreaterThan(1_000);
+    expect(same).toBeGreaterThan(1_000);
+  });
+
+  it('should refuse, naming the attribute, what would be stored altered or dropped', () => {
+    const options = { removeUndefinedValues: true, convertClassInstanceToMap: true };
+    const refused = (item: Record<string, unknown>) => outcome(() => marshallItem(item, options));
+    expect(refused({ pk: 'a', f: () => 1 })).toEqual({ error: 'attribute f is a function, which DynamoDB cannot hold' });
+    expect(refused({ pk: 'a', when: new Date(0) }).error).toMatch(/^attribute when is a Date/);
+    expect(refused({ pk: 'a', m: { tags: ['x', '\uD800'] } }).error).toMatch(
+      /^attribute m\.tags\[1\] is a string with a lone UTF-16 surrogate/,
+    );
+    expect(refused({ pk: 'a', n: 2 ** 60 }).error).toMatch(/^attribute n is 1152921504606847000, an integer beyond 2\^53/);
+    expect(refused({ pk: 'a', n: 10n ** 40n + 1n }).error).toMatch(/^attribute n is not a DynamoDB number: .* 41 significant digits/);
+    expect(refused({ pk: 'a', re: /x/ }).error).toMatch(/^attribute re is a RegExp instance with no fields/);
+    expect(refused({ pk: 'a', s: new Set() }).error).toMatch(/^attribute s is an empty Set/);
+    expect(refused({ pk: 'a', s: new Set(['a', 1]) }).error).toMatch(/^attribute s is a Set of mixed types/);
+  });
+
+  it('should store dates as asked, and keep an attribute named __proto__ as an attribute', () => {
+    const date = new Date('2026-11-30T00:00:00.000Z');
+    expect(marshallItem({ d: date }, { dates: 'iso' })).toEqual({ d: { S: '2026-11-30T00:00:00.000Z' } });
+    expect(marshallItem({ d: date }, { dates: 'epochMillis' })).toEqual({ d: { N: String(date.getTime()) } });
+    const item = JSON.parse('{"pk":"a","__proto__":{"x":1}}') as Record<string, unknown>;
+    const av = marshallItem(item, {});
+    expect(Object.keys(av)).toEqual(['pk', '__proto__']);
+    expect(Object.getOwnPropertyDescriptor(av, '__proto__')?.value).toEqual({ M: { x: { N: '1' } } });
+  });
+
+  it('should marshal a NumberValue of another copy of util-dynamodb as a number, not as a map', () => {
+    class NumberValue {
+      constructor(readonly value: string) {}
+      toAttributeValue() {
+        return { N: this.value };
+      }
+      toString() {
+        return this.value;
+      }
+    }
+    expect(marshallItem({ n: new NumberValue('1.0000000000000000000001') }, { convertClassInstanceToMap: true })).toEqual({
+      n: { N: '1.0000000000000000000001' },
+    });
   });
 });

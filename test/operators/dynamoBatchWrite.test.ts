@@ -315,8 +315,10 @@ describe('dynamoBatchWrite (virtual time)', () => {
     );
     expect(calls.map((c) => c.requests)).toEqual([['T:1', 'T:2']]);
     const failures = events.filter((e) => e.result?.failed);
-    expect(failures.map((e) => (e.result!.error as InvalidRequestError).code)).toEqual(['request.missingKey', 'request.invalidKey']);
-    expect((failures[0]!.result!.error as InvalidRequestError).message).toMatch(/Key attribute "pk" is missing in table T/);
+    const errors = failures.map((e) => e.result!.failures![0]!.error);
+    expect(errors.map((e) => e.code)).toEqual(['batchWrite.invalidRequest', 'batchWrite.invalidRequest']);
+    expect(errors.map((e) => (e.cause as InvalidRequestError).code)).toEqual(['request.missingKey', 'request.invalidKey']);
+    expect(errors[0]!.message).toMatch(/Key attribute "pk" is missing in table T/);
   });
 
   it('should sum consumed capacity per table over all attempts', () => {
