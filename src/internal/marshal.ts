@@ -75,6 +75,8 @@ function toAttr(value: unknown, o: MarshalSettings, path: string): AttributeValu
           path,
           `is ${value}, an integer beyond 2^53 that a number cannot hold exactly: pass a bigint or a NumberValue`,
         );
+      if (value !== 0 && (Math.abs(value) >= 1e126 || Math.abs(value) < 1e-130))
+        throw new UnmarshalableError(path, `is ${value}, outside DynamoDB's number range (1E-130 to under 1E+126)`);
       return { N: String(value) };
     case 'boolean':
       return { BOOL: value };
@@ -209,11 +211,16 @@ function setToAttr(value: Set<unknown>, o: MarshalSettings, path: string): Attri
  * Marshals a plain item (or key) as util-dynamodb's `marshall(item, options)` does for every value it keeps exactly,
  * and refuses, with the attribute's path, what it would silently change or drop: functions and symbols, a `Date`
  * (unless `dates` says how to store it), a class instance with no fields, a string that is not valid UTF-8, an
- * integer `number` beyond 2^53, a number DynamoDB cannot hold (over 38 digits, out of range). A `__proto__`
- * attribute stays an ordinary attribute.
+ * integer `number` beyond 2^53, a number DynamoDB cannot hold (over 38 digits, out of range), and a top-level
+ * attribute named `__proto__` (the SDK cannot read it back). A nested `__proto__` stays an ordinary attribute.
  */
 export function marshallItem(item: Record<string, unknown>, options: MarshalSettings): Record<string, AttributeValue> {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new UnmarshalableError('', 'is not an object of attributes');
+  if (Object.prototype.hasOwnProperty.call(item, '__proto__'))
+    throw new UnmarshalableError(
+      '__proto__',
+      'is a top-level attribute that the AWS SDK for JavaScript cannot read back (its deserializer drops the value); nest it or rename it',
+    );
   const attr = objectToAttr(item, options, '');
   if (attr.M === undefined) throw new UnmarshalableError('', 'is not an object of attributes');
   return attr.M;

@@ -23,7 +23,11 @@ function toNative(value: AttributeValue): unknown {
 function toObject(map: Record<string, AttributeValue>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(map)) {
-    const v = toNative(map[key]!);
+    const attr = map[key];
+    // the SDK's deserializer (3.11xx) keeps a top-level `__proto__` name but drops its value: say so, lose nothing silently
+    if (attr === undefined)
+      throw new Error(`attribute ${key} came back from the AWS SDK without a value, so the item cannot be read exactly`);
+    const v = toNative(attr);
     // an attribute named __proto__ is an ordinary attribute, not the object's prototype
     if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
     else out[key] = v;
