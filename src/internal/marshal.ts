@@ -135,9 +135,15 @@ function objectToAttr(value: object, o: MarshalSettings, path: string): Attribut
   return { M: mapOf(value as Record<string, unknown>, o, path, true) };
 }
 
-/** A map of attribute values, in a prototype-less object so that a name such as `__proto__` stays an ordinary attribute. */
+/** Sets an attribute; one named `__proto__` stays an ordinary attribute, not the object's prototype. */
+function put(M: Record<string, AttributeValue>, key: string, value: AttributeValue): void {
+  if (key === '__proto__') Object.defineProperty(M, key, { value, enumerable: true, writable: true, configurable: true });
+  else M[key] = value;
+}
+
+/** A map of attribute values (a plain object: V8 keeps prototype-less objects in slow dictionary mode). */
 function mapOf(value: Record<string, unknown>, o: MarshalSettings, path: string, inherited = false): Record<string, AttributeValue> {
-  const M: Record<string, AttributeValue> = Object.create(null);
+  const M: Record<string, AttributeValue> = {};
   const keys = inherited ? keysIn(value) : Object.keys(value);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
@@ -145,7 +151,7 @@ function mapOf(value: Record<string, unknown>, o: MarshalSettings, path: string,
     if (v === undefined && o.removeUndefinedValues) continue;
     if (typeof v === 'function' && inherited) continue; // a class instance's methods are not data
     if (hasLoneSurrogate(key)) throw new UnmarshalableError(child(path, key), 'has a name with a lone UTF-16 surrogate (not valid UTF-8)');
-    M[key] = toAttr(v, o, child(path, key));
+    put(M, key, toAttr(v, o, child(path, key)));
   }
   return M;
 }
@@ -157,11 +163,11 @@ function keysIn(value: object): string[] {
 }
 
 function mapToAttr(value: Map<unknown, unknown>, o: MarshalSettings, path: string): AttributeValue {
-  const M: Record<string, AttributeValue> = Object.create(null);
+  const M: Record<string, AttributeValue> = {};
   for (const [key, v] of value) {
     if (typeof key !== 'string') throw new UnmarshalableError(path, `is a Map with a ${typeof key} key; attribute names are strings`);
     if (v === undefined && o.removeUndefinedValues) continue;
-    M[key] = toAttr(v, o, child(path, key));
+    put(M, key, toAttr(v, o, child(path, key)));
   }
   return { M };
 }
