@@ -22,7 +22,7 @@ export {
   type BatchGetErrorCode,
   type BatchWriteErrorCode,
   type InvalidRequestCode,
-} from './internal/errors.js';
+} from './errors.js';
 export { BATCH_WRITE_MAX_REQUESTS, BATCH_GET_MAX_KEYS, MAX_ITEM_BYTES, MAX_REQUEST_BYTES } from './internal/constants.js';
 export type {
   BackoffOptions,
@@ -34,7 +34,7 @@ export type {
   Item,
   Key,
   WriteRequest,
-} from './internal/types.js';
+} from './types.js';
 export { dynamoBatchGet, type BatchGetTableOptions } from './operators/dynamoBatchGet.js';
 export { dynamoBatchGetRequests, type BatchGetRequestsOptions } from './operators/dynamoBatchGetRequests.js';
 export { dynamoLookup, type Lookup } from './operators/dynamoLookup.js';
@@ -46,6 +46,6 @@ export { queryPages } from './sources/queryPages.js';
 export { parallelScan, type ParallelScanOptions } from './sources/parallelScan.js';
 export { fromAsyncIterable } from './sources/fromAsyncIterable.js';
 export type { Page, QueryInput, ScanInput, SourceOptions } from './sources/pageInternals.js';
-export { backpressure, type Backpressure } from './internal/backpressure.js';
-export { capacity, type CapacityBudget, type CapacityOptions } from './internal/capacity.js';
+export { backpressure, type Backpressure } from './backpressure.js';
+export { capacity, type CapacityBudget, type CapacityOptions } from './capacity.js';
 export type { Progress } from './internal/progress.js';

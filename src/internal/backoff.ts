@@ -1,4 +1,4 @@
-import type { BackoffOptions } from './types.js';
+import type { BackoffOptions } from '../types.js';
 
 /** Backoff defaults: 100 ms doubling to at most 20 s, full jitter. */
 export const DEFAULT_BACKOFF: Required<BackoffOptions> = { baseDelayMs: 100, maxDelayMs: 20_000, jitter: 'full' };

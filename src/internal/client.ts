@@ -1,7 +1,7 @@
 import { DescribeTableCommand, type DescribeTableCommandOutput } from '@aws-sdk/client-dynamodb';
 import type { marshallOptions, unmarshallOptions } from '@aws-sdk/util-dynamodb';
 import { from, Observable, of, tap } from 'rxjs';
-import type { DynamoDBSender } from './types.js';
+import type { DynamoDBSender } from '../types.js';
 
 /**
  * Sends one command as a lazy, cancellable Observable: the call starts on subscribe, and unsubscribing before it

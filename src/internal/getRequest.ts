@@ -1,9 +1,9 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshallItem, type MarshalSettings } from './marshal.js';
 import type { KeySchema } from './client.js';
-import { InvalidRequestError } from './errors.js';
+import { InvalidRequestError } from '../errors.js';
 import { keyString } from './keys.js';
-import type { GetRequest } from './types.js';
+import type { GetRequest } from '../types.js';
 import { checkKey, preview, requestTable } from './writeRequest.js';
 
 /** A key taken from the source, checked and marshalled, ready to batch. */

@@ -3,7 +3,7 @@ import { marshallItem } from './marshal.js';
 import { numberSize } from './numbers.js';
 
 export { numberSize };
-import type { Item } from './types.js';
+import type { Item } from '../types.js';
 
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
 

@@ -1,6 +1,6 @@
 import { Observable, type OperatorFunction, type Subscription } from 'rxjs';
 import { describeKeySchema, type KeySchema } from './client.js';
-import type { DynamoDBSender } from './types.js';
+import type { DynamoDBSender } from '../types.js';
 
 /** A request taken from the source, numbered in input order. */
 export interface Taken<R> {

@@ -1,6 +1,6 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { validateBackoff } from './backoff.js';
-import type { BackoffOptions, BatchOptions } from './types.js';
+import type { BackoffOptions, BatchOptions } from '../types.js';
 
 type BatchOptionsWithSize = BatchOptions & { batchSize?: number; maxBatchWaitMs?: number };
 

@@ -1,7 +1,7 @@
 import { asyncScheduler, type MonoTypeOperatorFunction, retry, type SchedulerLike, throwError, timer } from 'rxjs';
 import { backoffDelay } from './backoff.js';
 import { isRetryableError } from './retryable.js';
-import type { BackoffOptions } from './types.js';
+import type { BackoffOptions } from '../types.js';
 
 /**
  * Re-subscribes to a failed call — a page of a scan or query — after the backoff delay, while its error is

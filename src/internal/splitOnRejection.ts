@@ -1,6 +1,6 @@
 import { catchError, concat, type Observable, of, reduce, throwError } from 'rxjs';
 import { isRetryableError } from './retryable.js';
-import type { CallOutcome } from './types.js';
+import type { CallOutcome } from '../types.js';
 
 /**
  * DynamoDB rejects a whole batch call with a ValidationException when one request in it is bad. This wraps a call so

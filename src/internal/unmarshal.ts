@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall, type unmarshallOptions } from '@aws-sdk/util-dynamodb';
-import type { Item } from './types.js';
+import type { Item } from '../types.js';
 import { exactNumber } from './numbers.js';
 
 /** Turns a DynamoDB item into plain JavaScript. */

@@ -1,11 +1,11 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { KeySchema } from './client.js';
 import { MAX_ITEM_BYTES, WRITE_UNIT_BYTES } from './constants.js';
-import { InvalidRequestError } from './errors.js';
+import { InvalidRequestError } from '../errors.js';
 import { marshalledItemSize } from './itemSize.js';
 import { marshallItem, type MarshalSettings } from './marshal.js';
 import { describeKey, keyString } from './keys.js';
-import type { WriteRequest } from './types.js';
+import type { WriteRequest } from '../types.js';
 import { DELETE_REQUEST_WIRE_OVERHEAD, itemWireBytes, PUT_REQUEST_WIRE_OVERHEAD, tableWireBytes } from './wireSize.js';
 
 /** A request taken from the source, checked and marshalled, ready to batch. */

@@ -1,5 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import type { BatchWriteResult, DynamoDBSender, Key, WriteRequest } from '../internal/types.js';
+import type { BatchWriteResult, DynamoDBSender, Key, WriteRequest } from '../types.js';
 import type { BatchWriteTableOptions } from './dynamoBatchWrite.js';
 import { writeRequestsInternal } from './writeInternals.js';
 

@@ -1,6 +1,6 @@
 import { filter, map, type OperatorFunction } from 'rxjs';
-import { BatchGetFailure } from '../internal/errors.js';
-import type { DynamoDBSender, GetRequest, Item, Key } from '../internal/types.js';
+import { BatchGetFailure } from '../errors.js';
+import type { DynamoDBSender, GetRequest, Item, Key } from '../types.js';
 import { type BatchGetOptions, getRequestsInternal } from './getInternals.js';
 
 export interface BatchGetTableOptions extends BatchGetOptions {

@@ -1,5 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import type { DynamoDBSender, GetRequest, GetResponse } from '../internal/types.js';
+import type { DynamoDBSender, GetRequest, GetResponse } from '../types.js';
 import { type BatchGetOptions, getRequestsInternal } from './getInternals.js';
 
 export interface BatchGetRequestsOptions extends BatchGetOptions {

@@ -1,5 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import type { BatchWriteResult, DynamoDBSender, Item, WriteRequest } from '../internal/types.js';
+import type { BatchWriteResult, DynamoDBSender, Item, WriteRequest } from '../types.js';
 import { type BatchWriteOptions, writeRequestsInternal } from './writeInternals.js';
 
 export interface BatchWriteTableOptions extends BatchWriteOptions {

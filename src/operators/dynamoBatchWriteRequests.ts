@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
-import type { BatchWriteResult, DynamoDBSender, WriteRequest } from '../internal/types.js';
+import type { BatchWriteResult, DynamoDBSender, WriteRequest } from '../types.js';
 import { type BatchWriteOptions, writeRequestsInternal } from './writeInternals.js';
 
 export interface BatchWriteRequestsOptions extends BatchWriteOptions {

@@ -1,6 +1,6 @@
 import { map, Observable, type OperatorFunction } from 'rxjs';
-import { BatchGetError } from '../internal/errors.js';
-import type { DynamoDBSender, GetRequest, Item, Key } from '../internal/types.js';
+import { BatchGetError } from '../errors.js';
+import type { DynamoDBSender, GetRequest, Item, Key } from '../types.js';
 import type { BatchGetTableOptions } from './dynamoBatchGet.js';
 import { type GetOutcome, getRequestsInternal } from './getInternals.js';
 

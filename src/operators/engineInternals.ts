@@ -10,11 +10,11 @@ import {
   type SchedulerLike,
   throwError,
 } from 'rxjs';
-import type { Backpressure } from '../internal/backpressure.js';
-import { AdaptiveRate, type CapacityBudget } from '../internal/capacity.js';
+import type { Backpressure } from '../backpressure.js';
+import { AdaptiveRate, type CapacityBudget } from '../capacity.js';
 import type { Taken } from '../internal/keySchemas.js';
 import { ProgressTracker } from '../internal/progress.js';
-import type { BatchOptions } from '../internal/types.js';
+import type { BatchOptions } from '../types.js';
 
 /**
  * What the write and read engines keep for one subscription: the ledger of requests taken and not yet settled (what

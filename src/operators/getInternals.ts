@@ -15,20 +15,20 @@ import {
   tap,
   throwError,
 } from 'rxjs';
-import type { Backpressure } from '../internal/backpressure.js';
+import type { Backpressure } from '../backpressure.js';
 import { marshallOptionsOf, sendCommand, type KeySchema, unmarshallOptionsOf } from '../internal/client.js';
 import { BATCH_GET_MAX_KEYS } from '../internal/constants.js';
 import type { MarshalSettings } from '../internal/marshal.js';
 import { unmarshallerFor } from '../internal/unmarshal.js';
-import { BatchGetError, type BatchGetErrorCode, InvalidRequestError } from '../internal/errors.js';
+import { BatchGetError, type BatchGetErrorCode, InvalidRequestError } from '../errors.js';
 import { type PreparedGet, prepareGet, projectionOf } from '../internal/getRequest.js';
 import { withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
 import { describeKey, keyString } from '../internal/keys.js';
 import { batchSettings } from '../internal/options.js';
 import { type Lane, lanes } from '../internal/lanes.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
-import { toBudget, unitsConsumed } from '../internal/capacity.js';
-import type { BatchOptions, CallOutcome, DynamoDBSender, GetRequest, Item } from '../internal/types.js';
+import { toBudget, unitsConsumed } from '../capacity.js';
+import type { BatchOptions, CallOutcome, DynamoDBSender, GetRequest, Item } from '../types.js';
 import { requestTable } from '../internal/writeRequest.js';
 import { bufferBatch } from './bufferBatch.js';
 import { EngineRun } from './engineInternals.js';

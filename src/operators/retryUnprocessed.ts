@@ -19,7 +19,7 @@ import { backoffDelay, validateBackoff } from '../internal/backoff.js';
 import { createLimiter } from '../internal/limiter.js';
 import { validateConcurrency } from '../internal/options.js';
 import { isRetryableError } from '../internal/retryable.js';
-import type { BatchOptions, CallOutcome, Rejection } from '../internal/types.js';
+import type { BatchOptions, CallOutcome, Rejection } from '../types.js';
 
 export type { CallOutcome, Rejection };
 

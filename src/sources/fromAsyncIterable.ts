@@ -1,5 +1,5 @@
 import { firstValueFrom, Observable } from 'rxjs';
-import type { Backpressure } from '../internal/backpressure.js';
+import type { Backpressure } from '../backpressure.js';
 
 /**
  * Values of an async (or sync) iterable — a file's lines, a generator, a Node.js stream — as an Observable that

@@ -11,13 +11,13 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { NativeAttributeValue, unmarshallOptions } from '@aws-sdk/util-dynamodb';
 import { asyncScheduler, concatMap, defer, EMPTY, expand, map, type Observable, of, type SchedulerLike, tap } from 'rxjs';
 import { validateBackoff } from '../internal/backoff.js';
-import type { Backpressure } from '../internal/backpressure.js';
+import type { Backpressure } from '../backpressure.js';
 import { marshallOptionsOf, sendCommand, unmarshallOptionsOf } from '../internal/client.js';
 import { marshallItem, type MarshalSettings } from '../internal/marshal.js';
 import { unmarshallerFor } from '../internal/unmarshal.js';
 import { retryWithBackoff } from '../internal/retryCall.js';
-import { type CapacityBudget, type CapacityOptions, toBudget } from '../internal/capacity.js';
-import type { BackoffOptions, DynamoDBSender, Item, Key } from '../internal/types.js';
+import { type CapacityBudget, type CapacityOptions, toBudget } from '../capacity.js';
+import type { BackoffOptions, DynamoDBSender, Item, Key } from '../types.js';
 
 /** What the document model changes in an input: values and keys are plain JavaScript. */
 type DocumentModel<T> = Omit<T, 'ExclusiveStartKey' | 'ExpressionAttributeValues'> & {

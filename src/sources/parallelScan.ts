@@ -1,6 +1,6 @@
 import { from, mergeMap, type Observable } from 'rxjs';
-import { toBudget } from '../internal/capacity.js';
-import type { DynamoDBSender, Item, Key } from '../internal/types.js';
+import { toBudget } from '../capacity.js';
+import type { DynamoDBSender, Item, Key } from '../types.js';
 import { paginate, type ScanInput, type SourceOptions } from './pageInternals.js';
 
 export interface ParallelScanOptions extends Omit<SourceOptions, 'startKey'> {

@@ -1,5 +1,5 @@
 import { mergeMap, type Observable } from 'rxjs';
-import type { DynamoDBSender, Item } from '../internal/types.js';
+import type { DynamoDBSender, Item } from '../types.js';
 import { paginate, type QueryInput, type SourceOptions } from './pageInternals.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { DynamoDBSender } from '../internal/types.js';
+import type { DynamoDBSender } from '../types.js';
 import { type Page, paginate, type QueryInput, type SourceOptions } from './pageInternals.js';
 
 /**

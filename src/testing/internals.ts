@@ -12,7 +12,7 @@ import {
   ThrottlingException,
 } from '@aws-sdk/client-dynamodb';
 import { from, lastValueFrom } from 'rxjs';
-import type { DynamoDBSender } from '../internal/types.js';
+import type { DynamoDBSender } from '../types.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 

@@ -1,5 +1,5 @@
 import { seededRandom } from '../internal/random.js';
-import type { DynamoDBSender } from '../internal/types.js';
+import type { DynamoDBSender } from '../types.js';
 import {
   abortError,
   batchKind,

@@ -1,6 +1,6 @@
 import { READ_UNIT_BYTES, WRITE_UNIT_BYTES } from '../internal/constants.js';
 import { itemSize, marshalledItemSize } from '../internal/itemSize.js';
-import type { DynamoDBSender } from '../internal/types.js';
+import type { DynamoDBSender } from '../types.js';
 import {
   batchKind,
   partition,

@@ -3,7 +3,7 @@ import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import type { ObservableInput, SchedulerLike } from 'rxjs';
 import type { CapacityBudget, CapacityOptions } from './capacity.js';
 import type { BatchWriteError } from './errors.js';
-import type { Progress } from './progress.js';
+import type { Progress } from './internal/progress.js';
 
 /** An item as a plain JavaScript object (the document model). */
 export type Item = Record<string, NativeAttributeValue>;

@@ -1,6 +1,6 @@
 import { DescribeTableCommand, type DescribeTableCommandOutput } from '@aws-sdk/client-dynamodb';
 import { concatMap, defer, map, type Observable, of, type SchedulerLike, shareReplay, timer } from 'rxjs';
-import { sendCommand } from './client.js';
+import { sendCommand } from './internal/client.js';
 import type { DynamoDBSender } from './types.js';
 
 /** How fast a budget may spend DynamoDB capacity units. */
