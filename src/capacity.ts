@@ -17,6 +17,32 @@ export interface CapacityOptions {
   burstSeconds?: number;
 }
 
+/**
+ * The generic cell rate algorithm (virtual scheduling) in capacity units: `tat` is when everything reserved so far is
+ * paid for. A reservation may start `burstMs` before that, and moves `tat` on by its own cost at `rate` per second.
+ */
+export class Gcra {
+  private tat = -Infinity;
+
+  constructor(
+    public rate: number,
+    private readonly burstMs: number,
+  ) {}
+
+  /** Reserves `units`; returns how long to wait before spending them (0: now). */
+  reserve(units: number, now: number): number {
+    this.tat = Math.max(this.tat, now);
+    const wait = Math.max(0, this.tat - this.burstMs - now);
+    this.tat += (units / this.rate) * 1000;
+    return wait;
+  }
+
+  /** Charges more (positive) or gives back (negative) units already reserved. */
+  correct(units: number): void {
+    this.tat += (units / this.rate) * 1000;
+  }
+}
+
 /** What a spend is for: the budget needs it only to read the table's provisioned capacity. */
 export interface CapacityUse {
   client: DynamoDBSender;
@@ -76,8 +102,7 @@ export function capacity(options: CapacityOptions): CapacityBudget {
 
   let rate = unitsPerSecond;
   let resolving: Observable<number> | undefined;
-  /** Theoretical arrival time (GCRA): when the budget will have paid for everything reserved so far. */
-  let tat = -Infinity;
+  let gcra: Gcra | undefined;
   let spent = 0;
 
   const rateFor = (use: CapacityUse): Observable<number> => {
@@ -112,12 +137,8 @@ export function capacity(options: CapacityOptions): CapacityBudget {
       rateFor(use).pipe(
         concatMap((r) =>
           defer(() => {
-            // GCRA (virtual scheduling): `tat` is when everything reserved before is paid for; a spend may start
-            // `burstSeconds` before that, and moves `tat` on by its own cost
-            const now = use.scheduler.now();
-            tat = Math.max(tat, now);
-            const wait = Math.max(0, tat - burstSeconds * 1000 - now);
-            tat += (units / r) * 1000;
+            gcra ??= new Gcra(r, burstSeconds * 1000);
+            const wait = gcra.reserve(units, use.scheduler.now());
             spent += units;
             return wait > 0 ? timer(wait, use.scheduler).pipe(map(() => undefined)) : of(undefined);
           }),
@@ -125,7 +146,7 @@ export function capacity(options: CapacityOptions): CapacityBudget {
       ),
     correct: (units) => {
       spent += units;
-      if (rate !== undefined) tat += (units / rate) * 1000;
+      gcra?.correct(units);
     },
   };
 }
@@ -156,7 +177,7 @@ export class AdaptiveRate {
   private lastRaise = 0;
 
   constructor(private readonly scheduler: SchedulerLike) {
-    let tat = -Infinity;
+    const gcra = new Gcra(Infinity, 0);
     this.budget = {
       options: {},
       spent: 0,
@@ -166,10 +187,8 @@ export class AdaptiveRate {
       spend: (units) =>
         defer(() => {
           if (this.rate === Infinity) return of(undefined);
-          const now = this.scheduler.now();
-          tat = Math.max(tat, now);
-          const wait = Math.max(0, tat - now);
-          tat += (units / this.rate) * 1000;
+          gcra.rate = this.rate;
+          const wait = gcra.reserve(units, this.scheduler.now());
           return wait > 0 ? timer(wait, this.scheduler).pipe(map(() => undefined)) : of(undefined);
         }),
       correct: () => undefined,
