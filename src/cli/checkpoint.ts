@@ -4,32 +4,53 @@
  * It only ever names work that is settled: written, or failed and in the dead-letter file.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { NumberValueImpl as NumberValue } from '@aws-sdk/util-dynamodb';
 import type { Key } from '../index.js';
 import { CliError, EXIT } from './session.js';
 
-/** A key attribute value that survives JSON: numbers as strings, binary as base64. */
+/**
+ * A key attribute value that survives JSON exactly: an AttributeValue, numbers as their digits, binary as base64.
+ * `{ "N": "12345678901234567.5" }`, never a JavaScript number.
+ */
 export type StoredKey = Record<string, { S: string } | { N: string } | { B: string }>;
 
-/** A `LastEvaluatedKey` as JSON. */
+/** DynamoDB's number syntax: the digits of an N value. */
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** A `LastEvaluatedKey` as JSON, every digit kept; a key that could not be stored exactly is refused, named. */
 export function storeKey(key: Key): StoredKey {
   const stored: StoredKey = {};
   for (const [name, value] of Object.entries(key)) {
     if (typeof value === 'string') stored[name] = { S: value };
-    else if (typeof value === 'number' || typeof value === 'bigint') stored[name] = { N: String(value) };
-    else if (value instanceof Uint8Array) stored[name] = { B: Buffer.from(value).toString('base64') };
-    else if (value && typeof value === 'object' && 'value' in value) stored[name] = { N: String((value as { value: string }).value) };
+    else if (typeof value === 'bigint') stored[name] = { N: String(value) };
+    else if (typeof value === 'number') {
+      // the sources hand out a number only when it is exact; an unsafe integer here has lost digits already
+      if (!Number.isFinite(value) || (Number.isInteger(value) && !Number.isSafeInteger(value)))
+        throw new Error(`cannot store key attribute ${name} = ${value} in a checkpoint: the number is not exact`);
+      stored[name] = { N: String(value) };
+    } else if (value instanceof Uint8Array) stored[name] = { B: Buffer.from(value).toString('base64') };
+    else if (value && typeof value === 'object' && typeof (value as { value?: unknown }).value === 'string')
+      stored[name] = { N: (value as { value: string }).value }; // a NumberValue: its text, as DynamoDB sent it
     else throw new Error(`cannot store key attribute ${name} of type ${typeof value} in a checkpoint`);
   }
   return stored;
 }
 
-/** A stored key back as a `startKey`. */
-export function loadKey(stored: StoredKey): Key {
+/**
+ * A stored key back as a `startKey`, every digit kept: an N value comes back as a `NumberValue` holding its text,
+ * which is marshalled back to the very same N value (never through a JavaScript number).
+ */
+export function loadKey(stored: StoredKey, where = 'the checkpoint'): Key {
   const key: Key = {};
-  for (const [name, value] of Object.entries(stored)) {
-    if ('S' in value) key[name] = value.S;
-    else if ('N' in value) key[name] = Number(value.N);
-    else key[name] = new Uint8Array(Buffer.from(value.B, 'base64'));
+  const bad = (name: string) =>
+    new CliError(`${where} has a start key attribute ${name} that is not an S, N or B value: ${JSON.stringify(stored[name])}`, EXIT.usage);
+  for (const [name, value] of Object.entries(stored ?? {})) {
+    const v = value as Record<string, unknown>;
+    if (typeof v !== 'object' || v === null) throw bad(name);
+    if (typeof v.S === 'string') key[name] = v.S;
+    else if (typeof v.N === 'string' && NUMBER.test(v.N)) key[name] = NumberValue.from(v.N);
+    else if (typeof v.B === 'string') key[name] = new Uint8Array(Buffer.from(v.B, 'base64'));
+    else throw bad(name);
   }
   return key;
 }

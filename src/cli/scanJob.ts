@@ -80,7 +80,7 @@ export function scanSegments(
       const { startKey } = state.segments[segment]!;
       const segmentInput = totalSegments > 1 ? { ...input, Segment: segment, TotalSegments: totalSegments } : input;
       return scanPages(client, segmentInput, {
-        ...(startKey ? { startKey: loadKey(startKey) } : {}),
+        ...(startKey ? { startKey: loadKey(startKey, `the checkpoint of segment ${segment}`) } : {}),
         ...(options.backpressure ? { backpressure: options.backpressure } : {}),
         ...(budget ? { capacity: budget } : {}),
       }).pipe(map((page): SegmentPage => ({ segment, page, remaining: page.Items.length })));
