@@ -1,9 +1,11 @@
 /**
  * `--resume FILE`: a JSON checkpoint, replaced atomically (write to a temporary file, then rename) at most every
  * 250 ms as the job goes and once at the end, so a job killed at any moment leaves a whole checkpoint behind.
- * It only ever names work that is settled: written, or failed and in the dead-letter file.
+ * It only ever names work that is settled: written, or failed and in the dead-letter file. It names the tables it
+ * belongs to (TableArn, CreationDateTime, TableId) so that it is never resumed into another table of the same name.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { NumberValueImpl as NumberValue } from '@aws-sdk/util-dynamodb';
 import type { Key } from '../index.js';
 import { CliError, EXIT } from './session.js';
@@ -55,12 +57,45 @@ export function loadKey(stored: StoredKey, where = 'the checkpoint'): Key {
   return key;
 }
 
+/** Which table a checkpoint's work was done in, from DescribeTable: a table made again under the same name differs. */
+export interface TableIdentity {
+  name: string;
+  /** TableArn. The same for a table deleted and made again under the same name; CreationDateTime tells them apart. */
+  arn: string;
+  /** CreationDateTime, ISO 8601. */
+  created: string;
+  /** TableId, when DynamoDB gives one (AWS does; DynamoDB Local does not). */
+  id?: string;
+}
+
+/** The tables of a job: `import` has a target, `export` a source, `copy` both, `delete` its table. */
+export type TableRole = 'source' | 'target' | 'table';
+
+/** DescribeTable's identity of a table. */
+export function identityOf(description: TableDescription): TableIdentity {
+  return {
+    name: description.TableName ?? '',
+    arn: description.TableArn ?? '',
+    created: description.CreationDateTime ? new Date(description.CreationDateTime).toISOString() : '',
+    ...(description.TableId ? { id: description.TableId } : {}),
+  };
+}
+
+const sameTable = (a: TableIdentity, b: TableIdentity) =>
+  a.name === b.name && a.arn === b.arn && a.created === b.created && (a.id === undefined || b.id === undefined || a.id === b.id);
+
+const shown = (t: TableIdentity) => `${t.name} (${t.arn || 'no ARN'}, created ${t.created || 'at an unknown time'})`;
+
 /** A checkpoint file of type `T`, written atomically and not too often. */
 export class CheckpointFile<T extends { command: string }> {
   private state: T | undefined;
   private dirty = false;
   private lastWrite = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** The tables the work was done in, by role: from the file when resuming, else as {@link bind} records them. */
+  private tables: Partial<Record<TableRole, TableIdentity>> = {};
+  /** When resuming a checkpoint written before checkpoints named their tables: its last write. */
+  private unbound: { updatedAt?: string } | undefined;
 
   constructor(
     readonly path: string,
@@ -80,7 +115,56 @@ export class CheckpointFile<T extends { command: string }> {
       throw new CliError(`checkpoint ${this.path} is for an ${state.command} job, not ${command}; use another --resume file`, EXIT.usage);
     const mismatch = matches(state);
     if (mismatch) throw new CliError(`checkpoint ${this.path} was made for ${mismatch}; use another --resume file`, EXIT.usage);
+    const { tables, updatedAt } = state as { tables?: Partial<Record<TableRole, TableIdentity>>; updatedAt?: string };
+    if (tables && typeof tables === 'object') this.tables = { ...tables };
+    else this.unbound = { ...(typeof updatedAt === 'string' ? { updatedAt } : {}) };
     return state;
+  }
+
+  /**
+   * Ties the checkpoint to the table in `role`, as DescribeTable shows it now (`undefined`: the table does not
+   * exist). A new checkpoint records it; a resumed one must have been made in this very table, else the job is
+   * refused (exit 2): its progress was made in a table that is gone — dropped, perhaps made again under the same
+   * name — and resuming would skip work that the table in front of us never got.
+   *
+   * A checkpoint from before checkpoints named their tables is refused when the table was created after the
+   * checkpoint's last write (it was certainly made again since), and otherwise resumed with a warning, recording
+   * the table from now on.
+   */
+  bind(role: TableRole, name: string, description: TableDescription | undefined): void {
+    const recorded = this.tables[role];
+    const refuse = (why: string) =>
+      new CliError(
+        `checkpoint ${this.path} was made for the ${role} table ${shown(recorded!)}, ${why}; its progress does not ` +
+          `apply here: remove the checkpoint (or use another --resume file) to start over`,
+        EXIT.usage,
+      );
+    if (!description) {
+      if (recorded) throw refuse(`which no longer exists (${name} was not found)`);
+      return; // nothing to tie to yet: a table --create-table is about to make
+    }
+    const now = identityOf(description);
+    if (recorded) {
+      if (recorded.name !== now.name) throw refuse(`but this run's ${role} table is ${name}`);
+      if (!sameTable(recorded, now)) throw refuse(`but ${name} now is ${shown(now)}: another table under the same name`);
+      return;
+    }
+    if (this.unbound) {
+      const written = this.unbound.updatedAt ? Date.parse(this.unbound.updatedAt) : NaN;
+      if (now.created && Number.isFinite(written) && Date.parse(now.created) > written)
+        throw new CliError(
+          `checkpoint ${this.path} was last written at ${this.unbound.updatedAt}, but the ${role} table ${shown(now)} was ` +
+            `created after that: its progress was made in another table of that name; remove the checkpoint (or use another ` +
+            `--resume file) to start over`,
+          EXIT.usage,
+        );
+      process.stderr.write(
+        `warning: checkpoint ${this.path} does not say which ${role} table it was made in (it is older than that); resuming ` +
+          `into ${shown(now)}, which existed when it was last written${this.unbound.updatedAt ? ` (${this.unbound.updatedAt})` : ''}\n`,
+      );
+    }
+    this.tables[role] = now;
+    if (this.state) this.dirty = true;
   }
 
   /** The new state: written now if the last write is old enough, else soon. */
@@ -98,7 +182,8 @@ export class CheckpointFile<T extends { command: string }> {
     this.timer = undefined;
     if (!this.dirty || !this.state) return;
     const temporary = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(temporary, `${JSON.stringify({ ...this.state, updatedAt: new Date().toISOString() }, null, 2)}\n`);
+    const state = { ...this.state, tables: this.tables, updatedAt: new Date().toISOString() };
+    writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`);
     renameSync(temporary, this.path);
     this.dirty = false;
     this.lastWrite = Date.now();

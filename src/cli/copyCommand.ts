@@ -44,12 +44,13 @@ export async function copyCommand(options: CopyOptions): Promise<number> {
   const transform = options.transform ? await loadTransform(options.transform) : undefined;
   const { state, file } = openScanCheckpoint('copy', from, options);
   return withSession(options, async (session) => {
-    const source = await tableKey(session.client, from);
+    const { signal } = session;
+    const source = await tableKey(session.client, from, undefined, { signal, checkpoint: file, role: 'source' });
     const key = !options.dryRun
-      ? await targetKey(session.client, to, { key: options.key, create: options.createTable, fallback: source })
-      : options.createTable && !options.key && !(await describeTable(session.client, to))
+      ? await targetKey(session.client, to, { key: options.key, create: options.createTable, fallback: source, signal, checkpoint: file })
+      : options.createTable && !options.key && !(await describeTable(session.client, to, signal))
         ? source // the table --create-table would make
-        : await tableKey(session.client, to, options.key);
+        : await tableKey(session.client, to, options.key, { signal });
     const job = new Job('copy', options, `copy-${from}-to-${to}`);
     const spec = { session, job, input: scanInput(from, options), state, file, unitsPerSecond: options.capacity, transform };
     const extra = () => ({ from, to, totalSegments: state.totalSegments, read: job.tally.read });

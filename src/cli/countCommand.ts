@@ -17,7 +17,7 @@ export async function countCommand(options: CountOptions): Promise<number> {
   const { table } = options;
   const { state } = openScanCheckpoint('count', table, { segments: options.segments });
   return withSession(options, async (session) => {
-    if (!(await describeTable(session.client, table)))
+    if (!(await describeTable(session.client, table, session.signal)))
       throw new CliError(`table ${table} does not exist (check --table, --endpoint and --region)`);
     const started = Date.now();
     let count = 0;

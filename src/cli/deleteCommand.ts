@@ -29,7 +29,7 @@ export async function deleteCommand(options: DeleteOptions): Promise<number> {
   const { table } = options;
   const { state, file } = openScanCheckpoint('delete', table, options);
   return withSession(options, async (session) => {
-    const key = await tableKey(session.client, table, options.key);
+    const key = await tableKey(session.client, table, options.key, { signal: session.signal, checkpoint: file });
     const job = new Job('delete', options, `delete-${table}`);
     const input = scanInput(table, options, options.dryRun ? {} : keyProjection(key.names));
     const spec = { session, job, input, state, file, unitsPerSecond: options.capacity };

@@ -36,7 +36,8 @@ export async function exportCommand(options: ExportOptions): Promise<number> {
   // a closed pipe (`| head`) fails the write in flight, which stops the job; without a listener it would crash
   process.stdout.on('error', () => undefined);
   return withSession(options, async (session) => {
-    const description = await describeTable(session.client, table);
+    const description = await describeTable(session.client, table, session.signal);
+    file?.bind('source', table, description); // a checkpoint made in another table of this name is refused
     if (!description) throw new CliError(`table ${table} does not exist (check --table, --endpoint and --region)`);
     const job = new Job('export', options, `export-${table}`, process.stderr);
     let pageCount = 0;

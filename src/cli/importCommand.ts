@@ -51,8 +51,8 @@ export async function importCommand(file: string, options: ImportOptions): Promi
 
   return withSession(options, async (session) => {
     const key = options.dryRun
-      ? await tableKey(session.client, table, options.key)
-      : await targetKey(session.client, table, { key: options.key, create: options.createTable });
+      ? await tableKey(session.client, table, options.key, { signal: session.signal })
+      : await targetKey(session.client, table, { key: options.key, create: options.createTable, signal: session.signal, checkpoint });
     const job = new Job('import', options, `import-${table}`);
     const total = options.progress !== false && process.stderr.isTTY && file !== '-' ? await countLines(file) : undefined;
     const reader = openLines(file);

@@ -34,7 +34,7 @@ const run =
       const e = error as Error;
       const message = error instanceof CliError ? e.message : `${e?.name}: ${e?.message}`;
       const exitCode = error instanceof CliError ? error.exitCode : EXIT.failed;
-      process.stderr.write(`error: ${message}\n`);
+      process.stderr.write(exitCode === EXIT.interrupted ? `${message}\n` : `error: ${message}\n`);
       if (process.env.DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`);
       const options = args.find((a): a is { json?: boolean } => typeof a === 'object' && a !== null && 'json' in a);
       if (options?.json)
