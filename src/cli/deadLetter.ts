@@ -2,40 +2,34 @@
  * Where what could not be written goes, so that nothing is lost: one JSON line per failed item or bad input line,
  * appended (synchronously, before any checkpoint moves past it) to `--dead-letter FILE`, or to a file named after
  * the job, made on the first failure. Each line holds where it came from (`line`, `segment`), the error
- * (`name`, `code`, `message`) and the item (`item`) or the raw input (`text`).
+ * (`name`, `code`, `message`) and the item (`item`, numbers with all their digits) and, for import, the original
+ * input (`text`; `base64` of the bytes when they are not UTF-8).
  */
 import { appendFileSync } from 'node:fs';
+import { toJsonLine } from './json.js';
 
 /** One dead letter. */
 export interface DeadLetterRecord {
   /** Input line (first line of a CSV record) for import. */
   line?: number;
+  /** The last line of a CSV record over several lines. */
+  endLine?: number;
   /** Scan segment for copy and delete. */
   segment?: number;
   error: { name?: string; code?: string; message: string };
   /** The item (or, for delete, the item whose key was to be deleted). */
   item?: unknown;
-  /** The raw input line, when it could not be read as an item. */
+  /** The input's original text (line, or lines of a CSV record), for import. */
   text?: string;
+  /** The input's original bytes, base64, when they are not valid UTF-8. */
+  base64?: string;
+  /** For an import from an export folder: the data file, and the line within it. */
+  file?: string;
+  fileLine?: number;
 }
 
 /** How many bad-input messages go to stderr before the rest are only counted. */
 const MAX_MESSAGES = 20;
-
-const BIG = '\u0000bigint:';
-
-/** Serializes what JSON alone cannot: sets as arrays, binary as base64, big integers (marked, see {@link toJsonLine}). */
-function jsonReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Set) return [...value];
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  if (typeof value === 'bigint') return `${BIG}${value}`;
-  return value;
-}
-
-/** One JSON line of a value; integers beyond 2^53 (bigints from the SDK) are written as exact JSON numbers. */
-export function toJsonLine(value: unknown): string {
-  return JSON.stringify(value, jsonReplacer).replace(/"\\u0000bigint:(-?\d+)"/g, '$1');
-}
 
 /** An error as the dead-letter file and `--json` show it. */
 export function describeError(error: unknown): DeadLetterRecord['error'] {
@@ -66,7 +60,9 @@ export class DeadLetter {
   write(record: DeadLetterRecord): void {
     if (!this.dryRun) appendFileSync(this.path, `${toJsonLine(record)}\n`);
     this.count++;
-    const where = record.line !== undefined ? `line ${record.line}: ` : record.segment !== undefined ? `segment ${record.segment}: ` : '';
+    const lines =
+      record.endLine !== undefined && record.line !== undefined ? `lines ${record.line}-${record.endLine}` : `line ${record.line}`;
+    const where = record.line !== undefined ? `${lines}: ` : record.segment !== undefined ? `segment ${record.segment}: ` : '';
     this.message(`${where}${record.error.message}`);
   }
 

@@ -1,5 +1,6 @@
 /**
- * `rxjs-dynamodb import <file|-> --table T`: NDJSON or CSV (by the `.csv` extension, or `--format`) into a table,
+ * `rxjs-dynamodb import <file|dir|-> --table T`: NDJSON, CSV (a `.csv` file) or DynamoDB JSON (the folder of a
+ * DynamoDB export to S3), or what `--format` says, gzipped or not, into a table,
  * through `fromAsyncIterable` → `dynamoBatchWrite` with one backpressure link, so memory stays flat for any file.
  * Bad lines and failed items go to the dead-letter file with their line numbers; every valid line is written.
  * With `--resume`, the checkpoint is the input line up to which everything is settled: a rerun skips those lines,
@@ -11,7 +12,16 @@ import { map, tap } from 'rxjs';
 import { backpressure, dynamoBatchWrite, fromAsyncIterable, type Item, type WriteRequest } from '../index.js';
 import { CheckpointFile, SettledLines } from './checkpoint.js';
 import { describeError } from './deadLetter.js';
-import { countLines, type InputRecord, openLines, type ReadState, readRecords } from './input.js';
+import {
+  countLines,
+  type InputFormat,
+  type InputRecord,
+  type ReadState,
+  readRecords,
+  recordOrigin,
+  UnreadableInputError,
+} from './input.js';
+import { defaultFormat, openInput } from './inputFiles.js';
 import { Job, type Outcome } from './job.js';
 import type { CommonOptions, WriteOptions } from './options.js';
 import { Plan, checkItem } from './plan.js';
@@ -20,8 +30,8 @@ import { tableKey, type TableKey, targetKey } from './table.js';
 
 export interface ImportOptions extends CommonOptions, WriteOptions {
   table: string;
-  /** @default `csv` for a `.csv` file, else `ndjson` */
-  format?: 'ndjson' | 'csv';
+  /** @default `dynamodb-json` for an export folder, `csv` for a `.csv` (`.csv.gz`) file, else `ndjson` */
+  format?: InputFormat;
   /** Create the table (on-demand, with `--key`) if it does not exist. */
   createTable?: boolean;
 }
@@ -31,7 +41,7 @@ interface ImportCheckpoint {
   command: 'import';
   table: string;
   input: string;
-  format: 'ndjson' | 'csv';
+  format: InputFormat;
   line: number;
   complete: boolean;
 }
@@ -39,7 +49,7 @@ interface ImportCheckpoint {
 /** Runs `import`; resolves to the exit code. */
 export async function importCommand(file: string, options: ImportOptions): Promise<number> {
   const { table } = options;
-  const format = options.format ?? (/\.csv$/i.test(file) ? 'csv' : 'ndjson');
+  const format = options.format ?? defaultFormat(file);
   if (file !== '-' && !existsSync(file)) throw new CliError(`cannot read ${file}: no such file`);
   const input = file === '-' ? '-' : resolve(file);
   const checkpoint = options.resume ? new CheckpointFile<ImportCheckpoint>(options.resume) : undefined;
@@ -54,10 +64,10 @@ export async function importCommand(file: string, options: ImportOptions): Promi
       ? await tableKey(session.client, table, options.key, { signal: session.signal })
       : await targetKey(session.client, table, { key: options.key, create: options.createTable, signal: session.signal, checkpoint });
     const job = new Job('import', options, `import-${table}`);
-    const total = options.progress !== false && process.stderr.isTTY && file !== '-' ? await countLines(file) : undefined;
-    const reader = openLines(file);
+    const reader = openInput(file);
+    const total = options.progress !== false && process.stderr.isTTY && reader.countable ? await countLines(file) : undefined;
     const read: ReadState = { lastLine: 0 };
-    const records = readRecords(reader.lines, format, start, read);
+    const records = readRecords(reader.lines, { format, skipThrough: start, state: read, guessed: !options.format, source: file });
     const extra = () => ({ table, input: file, format, lines: read.lastLine, resumedFromLine: start });
     try {
       if (options.dryRun) {
@@ -69,7 +79,7 @@ export async function importCommand(file: string, options: ImportOptions): Promi
           if (check.problem === undefined) plan.add(check.size);
           else {
             plan.invalid++;
-            job.deadLetter.write({ line: record.line, error: { message: check.problem } });
+            job.deadLetter.write({ ...recordOrigin(record), error: { message: check.problem } });
           }
           job.update();
         });
@@ -98,7 +108,7 @@ async function write(
   at: {
     table: string;
     input: string;
-    format: 'ndjson' | 'csv';
+    format: InputFormat;
     start: number;
     total?: number;
     checkpoint?: CheckpointFile<ImportCheckpoint>;
@@ -121,7 +131,7 @@ async function write(
     link.filter((record) => {
       if (record.error === undefined) return true;
       job.tally.failed++;
-      job.deadLetter.write({ line: record.line, error: { name: 'InputError', message: record.error }, text: record.text });
+      job.deadLetter.write({ ...recordOrigin(record), error: { name: 'InputError', message: record.error } });
       settle(record);
       return false;
     }),
@@ -139,7 +149,7 @@ async function write(
         (request) => settle(origin.get(put(request))),
         (request, error) => {
           const record = origin.get(put(request));
-          job.deadLetter.write({ ...(record ? { line: record.line } : {}), error: describeError(error), item: put(request) });
+          job.deadLetter.write({ ...(record ? recordOrigin(record) : {}), error: describeError(error), item: put(request) });
           settle(record);
         },
       ),
@@ -150,6 +160,7 @@ async function write(
     }
     return outcome;
   } catch (error) {
+    if (error instanceof UnreadableInputError) throw error; // a bad CSV header, …: stopped before any item, nothing to resume
     throw new CliError(
       `import stopped: ${(error as Error).message}; everything up to line ${lines.line} is settled${
         checkpoint ? ` — rerun with --resume ${checkpoint.path} to go on` : ''

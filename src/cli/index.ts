@@ -58,21 +58,38 @@ unless given. Exit codes: 0 every item written; 1 some not written or bad input 
 2 bad flags; 3 the job could not run or stopped; 130 interrupted.`,
   );
 
-const format = new Option('--format <format>', 'input format (default: csv for a .csv file, else ndjson)').choices(['ndjson', 'csv']);
+const format = new Option(
+  '--format <format>',
+  'input format (default: dynamodb-json for the folder of a DynamoDB export, csv for a .csv file, else ndjson)',
+).choices(['ndjson', 'csv', 'dynamodb-json']);
 const createTable = '--create-table';
 
 concurrencyOption(writeOptions(commonOptions(program.command('import'))))
-  .description('write an NDJSON or CSV (with a header row) file, or stdin (-), into a table')
-  .argument('<file>', 'the input file, or - for stdin')
+  .description(
+    'write an NDJSON, CSV (with a header row) or DynamoDB JSON file (gzipped or not), the folder of a DynamoDB export to S3, or stdin (-), into a table',
+  )
+  .argument('<file>', 'the input file (.gz too), the folder of a DynamoDB export (manifest-files.json and data/), or - for stdin')
   .requiredOption('--table <name>', 'the table to write to')
   .addOption(format)
   .option(createTable, 'create the table (on-demand, key from --key) if it does not exist')
   .action(run('import', importCommand));
 
 commonOptions(scanOptions(program.command('export')))
-  .description('write every item of a table to stdout as NDJSON (one JSON object per line)')
+  .description('write every item of a table to stdout or a file, one line per item: plain JSON (NDJSON) or DynamoDB JSON')
   .requiredOption('--table <name>', 'the table to read')
-  .option('--resume <file>', 'checkpoint file: updated as pages are written out; rerun with it (appending, >>) to go on')
+  .addOption(
+    new Option(
+      '--format <format>',
+      'ndjson: plain JSON, every digit kept, sets as arrays, binary as base64 strings; dynamodb-json: every value exactly, as DynamoDB exports to S3',
+    )
+      .choices(['ndjson', 'dynamodb-json'])
+      .default('ndjson'),
+  )
+  .option('--output <file>', 'write to this file instead of stdout (replaced; with --resume, cut back to the checkpoint and appended to)')
+  .option(
+    '--resume <file>',
+    'checkpoint file: updated as pages are written out; rerun with it to go on (with --output, each item exactly once; to stdout, append with >>)',
+  )
   .action(run('export', exportCommand));
 
 concurrencyOption(writeOptions(commonOptions(scanOptions(program.command('copy')))))

@@ -1,188 +1,153 @@
 /**
- * `import`'s input: NDJSON (one JSON object per line) or CSV with a header row, read line by line, each item with
- * the input line(s) it came from. A line that is not an item (bad JSON, not an object, a CSV row with the wrong
- * number of fields) comes out as a record with an `error`, so the import can dead-letter it and go on.
+ * `import`'s records: NDJSON (one JSON object per line), DynamoDB JSON (one `{"Item": {...}}` per line, as DynamoDB's
+ * export to S3 writes it) or CSV with a header row, each item with the input line(s) it came from and their original
+ * text. Numbers keep every digit (see json.ts). A line that is not an item — bad JSON, not an object, a number
+ * DynamoDB cannot hold, not UTF-8, a CSV row with the wrong number of fields — comes out as a record with an `error`
+ * (and, when not UTF-8, its bytes), so the import can dead-letter it and go on.
  *
- * CSV (RFC 4180): fields separated by commas; a field in double quotes may hold commas, line breaks and `""` (a
- * quote). Values are strings; an empty unquoted field leaves the attribute out (a quoted `""` is the empty string).
- * A header name may end in a type: `id:N` (number), `done:BOOL` (true/false), `tags:JSON` (any JSON value), `name:S`.
+ * CSV (RFC 4180, see csv.ts): values are strings; an empty unquoted field leaves the attribute out (a quoted `""` is
+ * the empty string). A header name may end in a type: `id:N` (a number, DynamoDB's syntax, every digit kept),
+ * `done:BOOL` (true/false), `tags:JSON` (any JSON value), `name:S`.
  */
 import { createReadStream } from 'node:fs';
-import { createInterface, type Interface } from 'node:readline';
 import type { Item } from '../index.js';
 import type { LineSpan } from './checkpoint.js';
+import { chunkBytes, chunkText, type Column, csvColumns, csvFields, csvItem, type CsvChunk, CsvSplitter, MAX_RECORD_CHARS } from './csv.js';
+import { looksLikeDynamoJson, parseDynamoJsonItem } from './dynamoJson.js';
+import type { RawLine } from './inputFiles.js';
+import { parseJsonItem } from './json.js';
+import { CliError, EXIT } from './session.js';
+
+/** The formats `import` reads. */
+export type InputFormat = 'ndjson' | 'csv' | 'dynamodb-json';
 
 /** One item, or one bad record, with the lines it spans. */
 export interface InputRecord extends LineSpan {
   item?: Item;
   /** Why the lines are not an item. */
   error?: string;
-  /** The raw lines, for the dead-letter file, when they are not an item. */
+  /** The original text of the lines (for the dead-letter file). */
   text?: string;
+  /** The original bytes, base64, when the lines are not valid UTF-8. */
+  base64?: string;
+  /** For an export folder: the data file and the line within it. */
+  file?: string;
+  fileLine?: number;
 }
+
+/** The input cannot be read as asked (a bad CSV header, DynamoDB JSON read as NDJSON): the job stops before any item. */
+export class UnreadableInputError extends CliError {}
 
 /** How far the reader got: the last line number read. */
 export interface ReadState {
   lastLine: number;
 }
 
-/** The lines of a file, or of stdin for `-`, and a way to stop reading. */
-export function openLines(file: string): { lines: Interface; close(): void } {
-  const input = file === '-' ? process.stdin : createReadStream(file);
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  return {
-    lines,
-    close: () => {
-      lines.close();
-      input.destroy();
-    },
-  };
+/** How to read. */
+export interface ReadOptions {
+  format: InputFormat;
+  /** Lines up to this one (a checkpoint) are read but not parsed — the CSV header excepted. */
+  skipThrough: number;
+  state: ReadState;
+  /** The format was not given: NDJSON that looks like DynamoDB JSON is refused, so that `{"Item": …}` is not imported as it is. */
+  guessed?: boolean;
+  /** The input's name, for messages. */
+  source?: string;
 }
 
-/** Fields of one CSV record, or `undefined` when the text ends inside a quoted field (the record goes on). `null` is an empty unquoted field. */
-export function parseCsvRecord(text: string): Array<string | null> | undefined {
-  const fields: Array<string | null> = [];
-  let i = 0;
-  for (;;) {
-    if (text[i] === '"') {
-      let value = '';
-      i++;
-      for (;;) {
-        const quote = text.indexOf('"', i);
-        if (quote < 0) return undefined;
-        value += text.slice(i, quote);
-        if (text[quote + 1] === '"') {
-          value += '"';
-          i = quote + 2;
-        } else {
-          i = quote + 1;
-          break;
+const NOT_UTF8 = 'not valid UTF-8 (the original bytes are in the dead-letter file, base64)';
+
+/** Where a record's lines are, and their original text (bytes too, when not UTF-8). */
+function origin(lines: RawLine[]): InputRecord {
+  const first = lines[0]!;
+  const record: InputRecord = { line: first.n, endLine: lines[lines.length - 1]!.n, text: chunkText(lines) };
+  if (first.file !== undefined) Object.assign(record, { file: first.file, fileLine: first.fileLine });
+  if (lines.some((l) => l.bytes)) Object.assign(record, { error: NOT_UTF8, base64: chunkBytes(lines).toString('base64') });
+  return record;
+}
+
+/** The records of NDJSON or DynamoDB JSON: one per non-blank line. */
+async function* jsonRecords(lines: AsyncIterable<RawLine[]>, options: ReadOptions): AsyncGenerator<InputRecord> {
+  const { format, skipThrough, state, guessed } = options;
+  const parse = format === 'dynamodb-json' ? parseDynamoJsonItem : parseJsonItem;
+  let first = true;
+  for await (const batch of lines) {
+    for (const line of batch) {
+      state.lastLine = line.n;
+      if (line.n <= skipThrough || line.text.trim() === '') continue;
+      const record = origin([line]);
+      if (record.error === undefined) {
+        try {
+          record.item = parse(line.text) as Item;
+        } catch (error) {
+          record.error = (error as Error).message;
         }
       }
-      if (i < text.length && text[i] !== ',')
-        throw new Error(`unexpected ${JSON.stringify(text[i])} after a closing quote (column ${fields.length + 1})`);
-      fields.push(value);
-    } else {
-      const comma = text.indexOf(',', i);
-      const value = text.slice(i, comma < 0 ? text.length : comma);
-      fields.push(value === '' ? null : value);
-      i = comma < 0 ? text.length : comma;
-    }
-    if (i >= text.length) return fields;
-    i++; // the comma
-    if (i === text.length) {
-      fields.push(null);
-      return fields;
+      if (first && guessed && record.item && looksLikeDynamoJson(record.item))
+        throw new UnreadableInputError(
+          `${options.source ?? 'the input'} line ${line.n} looks like DynamoDB JSON ({"Item": {"…": {"S": …}}}): pass --format dynamodb-json to import it as such, or --format ndjson to import each line as it is`,
+          EXIT.usage,
+        );
+      first = false;
+      yield record;
     }
   }
 }
 
-type Column = { name: string; type: 'S' | 'N' | 'BOOL' | 'JSON' };
-
-/** Header names with their types (`id:N`). */
-export function csvColumns(header: Array<string | null>): Column[] {
-  const columns = header.map((field, i): Column => {
-    const match = /^(.*):(S|N|BOOL|JSON)$/.exec(field ?? '');
-    const column: Column = match ? { name: match[1]!, type: match[2] as Column['type'] } : { name: field ?? '', type: 'S' };
-    if (!column.name) throw new Error(`CSV header: column ${i + 1} has no name`);
-    return column;
-  });
-  const names = columns.map((c) => c.name);
-  const repeated = names.find((n, i) => names.indexOf(n) !== i);
-  if (repeated !== undefined) throw new Error(`CSV header: column ${repeated} appears twice`);
-  return columns;
-}
-
-function csvItem(fields: Array<string | null>, columns: Column[]): Item {
-  if (fields.length !== columns.length) throw new Error(`has ${fields.length} fields, the header has ${columns.length}`);
-  const item: Item = {};
-  columns.forEach(({ name, type }, i) => {
-    const value = fields[i];
-    if (value === null || value === undefined) return;
-    if (type === 'S') item[name] = value;
-    else if (type === 'N') {
-      const n = Number(value);
-      if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`column ${name}: ${JSON.stringify(value)} is not a number`);
-      item[name] = n;
-    } else if (type === 'BOOL') {
-      if (!/^(true|false)$/i.test(value)) throw new Error(`column ${name}: ${JSON.stringify(value)} is not true or false`);
-      item[name] = value.toLowerCase() === 'true';
-    } else {
-      try {
-        item[name] = JSON.parse(value);
-      } catch (error) {
-        throw new Error(`column ${name}: not JSON (${(error as Error).message})`);
-      }
-    }
-  });
-  return item;
-}
-
-function jsonItem(text: string): Item {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`malformed JSON: ${(error as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`not a JSON object: ${text.slice(0, 60)}`);
-  return value as Item;
-}
-
-/**
- * The records of the input, in order. Lines up to `skipThrough` (a checkpoint) are read but not parsed — the CSV
- * header excepted. Blank lines are skipped. `state.lastLine` follows the reading.
- */
-export async function* readRecords(
-  lines: AsyncIterable<string>,
-  format: 'ndjson' | 'csv',
-  skipThrough: number,
-  state: ReadState,
-): AsyncGenerator<InputRecord> {
-  let n = 0;
+/** The records of CSV: a header, then one record per row (a quoted field may span lines). */
+async function* csvRecords(lines: AsyncIterable<RawLine[]>, options: ReadOptions): AsyncGenerator<InputRecord> {
+  const { skipThrough, state } = options;
+  const splitter = new CsvSplitter();
   let columns: Column[] | undefined;
-  let pending: { line: number; text: string } | undefined;
-  for await (const raw of lines) {
-    state.lastLine = ++n;
-    const text = n === 1 ? raw.replace(/^\uFEFF/, '') : raw; // a byte-order mark
-    if (format === 'ndjson') {
-      if (n <= skipThrough || text.trim() === '') continue;
-      try {
-        yield { line: n, endLine: n, item: jsonItem(text) };
-      } catch (error) {
-        yield { line: n, endLine: n, error: (error as Error).message, text };
-      }
-      continue;
-    }
-    // CSV: a record may span lines (a quoted field with line breaks)
-    if (columns && n <= skipThrough) continue;
-    const record = pending ? { line: pending.line, text: `${pending.text}\n${text}` } : { line: n, text };
-    if (!pending && text === '') continue;
-    let fields: Array<string | null> | undefined;
-    try {
-      fields = parseCsvRecord(record.text);
-    } catch (error) {
-      pending = undefined;
-      if (!columns) throw new Error(`line ${record.line}: CSV header: ${(error as Error).message}`);
-      yield { line: record.line, endLine: n, error: `CSV: ${(error as Error).message}`, text: record.text };
-      continue;
-    }
-    if (!fields) {
-      pending = record;
-      continue;
-    }
-    pending = undefined;
+  const badHeader = (chunk: CsvChunk, why: string) =>
+    new UnreadableInputError(
+      `${options.source ?? 'the input'}: the CSV header (line ${chunk.lines[0]!.n}) is bad: ${why}; nothing was imported — fix the header and run again`,
+    );
+  const record = (chunk: CsvChunk): InputRecord | undefined => {
+    if (chunk.lines.length === 1 && !chunk.unclosed && chunk.lines[0]!.text === '') return undefined; // a blank line
     if (!columns) {
-      columns = csvColumns(fields);
-      continue;
+      if (chunk.unclosed) throw badHeader(chunk, 'a quote opens a field and is never closed');
+      if (chunk.lines.some((l) => l.bytes)) throw badHeader(chunk, 'it is not valid UTF-8');
+      try {
+        columns = csvColumns(csvFields(chunkText(chunk.lines)));
+      } catch (error) {
+        throw badHeader(chunk, (error as Error).message);
+      }
+      return undefined;
+    }
+    if (chunk.lines[chunk.lines.length - 1]!.n <= skipThrough) return undefined;
+    const out = origin(chunk.lines);
+    if (out.error !== undefined) return out;
+    if (chunk.unclosed) {
+      const where = chunk.unclosed === 'end' ? 'by the end of the input' : `within ${MAX_RECORD_CHARS} characters`;
+      out.error = `CSV: a quote opens a field on this line and is not closed ${where}; this line is refused and the lines after it are read on`;
+      return out;
     }
     try {
-      yield { line: record.line, endLine: n, item: csvItem(fields, columns) };
+      out.item = csvItem(csvFields(out.text!), columns);
     } catch (error) {
-      yield { line: record.line, endLine: n, error: `CSV: ${(error as Error).message}`, text: record.text };
+      out.error = `CSV: ${(error as Error).message}`;
+    }
+    return out;
+  };
+  for await (const batch of lines) {
+    for (const line of batch) {
+      state.lastLine = line.n;
+      for (const chunk of splitter.push(line)) {
+        const r = record(chunk);
+        if (r) yield r;
+      }
     }
   }
-  if (pending) yield { line: pending.line, endLine: n, error: 'CSV: the file ends inside a quoted field', text: pending.text };
+  for (const chunk of splitter.end()) {
+    const r = record(chunk);
+    if (r) yield r;
+  }
+}
+
+/** The records of the input, in order; blank lines are skipped. `options.state.lastLine` follows the reading. */
+export function readRecords(lines: AsyncIterable<RawLine[]>, options: ReadOptions): AsyncGenerator<InputRecord> {
+  return options.format === 'csv' ? csvRecords(lines, options) : jsonRecords(lines, options);
 }
 
 /** Lines in a file (for the progress bar's total): the newlines, plus one for a last line without one. */
@@ -194,4 +159,22 @@ export async function countLines(file: string): Promise<number> {
     if (chunk.length > 0) last = chunk[chunk.length - 1]!;
   }
   return last === 10 ? lines : lines + 1;
+}
+
+/** What the dead-letter file keeps of a record: where it was, and its original text (and bytes, when not UTF-8). */
+export function recordOrigin(record: InputRecord): {
+  line: number;
+  endLine?: number;
+  text?: string;
+  base64?: string;
+  file?: string;
+  fileLine?: number;
+} {
+  return {
+    line: record.line,
+    ...(record.endLine > record.line ? { endLine: record.endLine } : {}),
+    ...(record.file !== undefined ? { file: record.file, fileLine: record.fileLine } : {}),
+    ...(record.text !== undefined ? { text: record.text } : {}),
+    ...(record.base64 !== undefined ? { base64: record.base64 } : {}),
+  };
 }
