@@ -83,8 +83,8 @@ export async function etlTransform(
       map(({ result }) => result as Ticket),
       dynamoBatchWrite(client, table, { onFailure: 'emit', backpressure: link }),
       tap((batch) => {
-        for (const request of batch.failed ?? [])
-          if ('put' in request) deadLetters.next({ stage: 'write', row: request.put as Ticket, reason: String(batch.error) });
+        for (const { request, error } of batch.failures ?? [])
+          if ('put' in request) deadLetters.next({ stage: 'write', row: request.put as Ticket, reason: String(error.cause ?? error) });
       }),
       reduce((n, batch) => n + batch.requests.length, 0),
       finalize(() => deadLetters.complete()),

@@ -88,9 +88,10 @@ export async function importNdjson(
       }),
       dynamoBatchWrite(client, table, { onFailure: 'emit', backpressure: link }),
       tap((result) => {
-        for (const request of result.failed ?? []) {
+        // each failed request with its own error; a request refused before any call has the reason as its cause
+        for (const { request, error } of result.failures ?? []) {
           const source = 'put' in request ? origin.get(request.put) : undefined;
-          deadLetter({ line: source?.line ?? 0, error: describe(result.error), raw: source?.raw ?? JSON.stringify(request) });
+          deadLetter({ line: source?.line ?? 0, error: describe(error.cause ?? error), raw: source?.raw ?? JSON.stringify(request) });
         }
       }),
       reduce((n, result) => n + result.requests.length, 0),

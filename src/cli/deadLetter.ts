@@ -33,7 +33,10 @@ const MAX_MESSAGES = 20;
 
 /** An error as the dead-letter file and `--json` show it. */
 export function describeError(error: unknown): DeadLetterRecord['error'] {
-  const e = error as { name?: string; code?: string; message?: string; cause?: { name?: string; message?: string } };
+  type Described = { name?: string; code?: string; message?: string; cause?: Described };
+  const outer = error as Described | undefined;
+  // a request refused before any call: its own reason (request.missingKey, request.itemTooLarge, …) says the most
+  const e = outer?.code?.endsWith('.invalidRequest') && outer.cause ? outer.cause : outer;
   const message = e?.message ?? String(error);
   const cause = e?.cause?.name && !message.includes(e.cause.name) ? ` (${e.cause.name}: ${e.cause.message})` : '';
   return { ...(e?.name ? { name: e.name } : {}), ...(typeof e?.code === 'string' ? { code: e.code } : {}), message: message + cause };

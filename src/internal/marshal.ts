@@ -65,7 +65,10 @@ function numberText(text: string, path: string): string {
 function numberOf(value: number, o: MarshalSettings, path: string): string {
   if (!Number.isFinite(value)) throw new UnmarshalableError(path, `is ${value}: DynamoDB numbers are finite`);
   if (!o.allowImpreciseNumbers && Number.isInteger(value) && !Number.isSafeInteger(value))
-    throw new UnmarshalableError(path, `is ${value}, an integer beyond 2^53 that a number cannot hold exactly: pass a bigint or a NumberValue`);
+    throw new UnmarshalableError(
+      path,
+      `is ${value}, an integer beyond 2^53 that a number cannot hold exactly: pass a bigint or a NumberValue`,
+    );
   if (value !== 0 && (Math.abs(value) >= 1e126 || Math.abs(value) < 1e-130))
     throw new UnmarshalableError(path, `is ${value}, outside DynamoDB's number range (1E-130 to under 1E+126)`);
   return String(value);
@@ -123,15 +126,24 @@ function objectToJson(value: object, o: MarshalSettings, path: string): string {
   if (value instanceof Date) {
     if (o.dates === 'iso') return `{"S":"${value.toISOString()}"}`;
     if (o.dates === 'epochMillis') return `{"N":"${value.getTime()}"}`;
-    throw new UnmarshalableError(path, "is a Date, which DynamoDB has no type for: pass dates: 'iso' or 'epochMillis' to store it as text or a number");
+    throw new UnmarshalableError(
+      path,
+      "is a Date, which DynamoDB has no type for: pass dates: 'iso' or 'epochMillis' to store it as text or a number",
+    );
   }
   if (value instanceof Boolean || value instanceof Number || value instanceof String) return toJson(value.valueOf(), o, path);
   if (!o.convertClassInstanceToMap)
-    throw new UnmarshalableError(path, `is a ${kind ?? 'class'} instance (pass marshallOptions.convertClassInstanceToMap to store its fields as a map)`);
+    throw new UnmarshalableError(
+      path,
+      `is a ${kind ?? 'class'} instance (pass marshallOptions.convertClassInstanceToMap to store its fields as a map)`,
+    );
   let fields = 0;
   for (const key in value) if (typeof (value as Record<string, unknown>)[key] !== 'function') fields++;
   if (fields === 0)
-    throw new UnmarshalableError(path, `is a ${kind ?? 'class'} instance with no fields, which would be stored as an empty map: convert it first`);
+    throw new UnmarshalableError(
+      path,
+      `is a ${kind ?? 'class'} instance with no fields, which would be stored as an empty map: convert it first`,
+    );
   return `{"M":${mapJson(value as Record<string, unknown>, o, path, true)}}`;
 }
 
@@ -173,12 +185,14 @@ function setToJson(value: Set<unknown>, o: MarshalSettings, path: string): strin
   }
   const first = elements[0];
   const of = typeof first === 'object' && first !== null ? (isNumberValue(first) ? 'number' : 'binary') : typeof first;
-  const mixed = () => new UnmarshalableError(path, 'is a Set of mixed types; a DynamoDB set holds only strings, only numbers or only binary');
+  const mixed = () =>
+    new UnmarshalableError(path, 'is a Set of mixed types; a DynamoDB set holds only strings, only numbers or only binary');
   const texts: string[] = [];
   if (of === 'string') {
     for (const e of elements) {
       if (typeof e !== 'string') throw mixed();
-      if (hasLoneSurrogate(e)) throw new UnmarshalableError(`${path}[${texts.length}]`, 'is a string with a lone UTF-16 surrogate (not valid UTF-8)');
+      if (hasLoneSurrogate(e))
+        throw new UnmarshalableError(`${path}[${texts.length}]`, 'is a string with a lone UTF-16 surrogate (not valid UTF-8)');
       texts.push(json(e));
     }
     return `{"SS":[${texts.join(',')}]}`;
@@ -187,7 +201,8 @@ function setToJson(value: Set<unknown>, o: MarshalSettings, path: string): strin
     for (const e of elements) {
       const at = `${path}[${texts.length}]`;
       if (typeof e === 'number') texts.push(`"${numberOf(e, o, at)}"`);
-      else if (typeof e === 'bigint' || (typeof e === 'object' && e !== null && isNumberValue(e))) texts.push(`"${numberText(String(e), at)}"`);
+      else if (typeof e === 'bigint' || (typeof e === 'object' && e !== null && isNumberValue(e)))
+        texts.push(`"${numberText(String(e), at)}"`);
       else throw mixed();
     }
     return `{"NS":[${texts.join(',')}]}`;

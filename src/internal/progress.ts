@@ -62,19 +62,16 @@ export class ProgressTracker {
     };
   }
 
-  /** One call's step: its requests, what came back unprocessed, the units it consumed, the concurrency after it. */
-  call(
-    step: { attempt: number; requests: unknown[]; unprocessed: unknown[]; fatal: boolean; concurrency: number; inFlight: number },
-    units: number,
-  ): void {
+  /** One call: the entries it carried, how many came back unprocessed, the units it consumed, the concurrency after it. */
+  recordCall(entries: Array<{ attempts: number }>, unprocessed: number, units: number, concurrency: number, inFlight: number): void {
     const p = this.progress;
     p.calls++;
-    p.requestAttempts += step.requests.length;
-    if (!step.fatal) p.unprocessedAttempts += step.unprocessed.length;
-    if (step.attempt > 1) p.retried += step.requests.length;
+    p.requestAttempts += entries.length;
+    p.unprocessedAttempts += unprocessed;
+    for (const e of entries) if (e.attempts > 1) p.retried++;
     p.unitsConsumed += units;
-    p.concurrency = step.concurrency;
-    p.inFlight = step.inFlight - 1; // this call is done
+    p.concurrency = concurrency;
+    p.inFlight = inFlight;
   }
 
   report(complete = false): void {

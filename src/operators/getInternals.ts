@@ -1,44 +1,35 @@
-import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
+/**
+ * The read operators' part of the batch engine: how a key is prepared, what a BatchGetItem call looks like on the
+ * wire, how its answer is read, and one {@link GetOutcome} per key taken. The engine itself is in
+ * `batchInternals.ts` and `src/internal/engine/`.
+ */
+import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import type { unmarshallOptions } from '@aws-sdk/util-dynamodb';
-import {
-  concat,
-  concatMap,
-  connect,
-  defer,
-  filter,
-  from,
-  map,
-  merge,
-  mergeMap,
-  type Observable,
-  type OperatorFunction,
-  tap,
-  throwError,
-} from 'rxjs';
+import { defer, map, type Observable, type OperatorFunction } from 'rxjs';
 import type { Backpressure } from '../backpressure.js';
-import { marshallOptionsOf, sendCommand, type KeySchema, unmarshallOptionsOf } from '../internal/client.js';
-import { BATCH_GET_MAX_KEYS } from '../internal/constants.js';
-import type { MarshalSettings } from '../internal/marshal.js';
-import { unmarshallerFor } from '../internal/unmarshal.js';
-import { BatchGetError, type BatchGetErrorCode, InvalidRequestError } from '../errors.js';
-import { type PreparedGet, prepareGet, projectionOf } from '../internal/getRequest.js';
-import { withKeySchemas, type WithSchema } from '../internal/keySchemas.js';
-import { describeKey, keyString } from '../internal/keys.js';
-import { batchSettings } from '../internal/options.js';
-import { type Lane, lanes } from '../internal/lanes.js';
-import { splitOnRejection } from '../internal/splitOnRejection.js';
 import { toBudget, unitsConsumed } from '../capacity.js';
-import type { BatchOptions, CallOutcome, DynamoDBSender, GetRequest, Item } from '../types.js';
-import { requestTable } from '../internal/writeRequest.js';
-import { bufferBatch } from './bufferBatch.js';
-import { EngineRun } from './engineInternals.js';
-import { type RetryStep, retryUnprocessed } from './retryUnprocessed.js';
+import { BatchGetError, type BatchGetErrorCode } from '../errors.js';
+import { backoffDelay } from '../internal/backoff.js';
+import { marshallOptionsOf, sendCommand, unmarshallOptionsOf } from '../internal/client.js';
+import { BATCH_GET_MAX_KEYS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
+import { type FailureCode, requestsOf, type Settled } from '../internal/engine/engine.js';
+import { describeKeyValues, type Entry, wireKey } from '../internal/engine/entry.js';
+import { fastCommand } from '../internal/engine/fastCommand.js';
+import { describeKey } from '../internal/keys.js';
+import { attributeValuesOf, type MarshalSettings } from '../internal/marshal.js';
+import { batchSettings } from '../internal/options.js';
+import { prepareGet, requestTable } from '../internal/prepare.js';
+import { isRetryableError } from '../internal/retryable.js';
+import { splitOnRejection } from '../internal/splitOnRejection.js';
+import { unmarshallerFor } from '../internal/unmarshal.js';
+import type { BatchOptions, DynamoDBSender, GetRequest, Item } from '../types.js';
+import { type BatchOperator, batchEngine, type SendResult } from './batchInternals.js';
 
 /** Options of the read operators. */
 export interface BatchGetOptions extends BatchOptions {
   /** Keys per BatchGetItem call, at most 100. @default 100 */
   batchSize?: number;
-  /** Closes a batch this long after its first key even if it is not full. @default Infinity */
+  /** Sends a call this long after its first key was queued even if it is not full. @default Infinity */
   maxBatchWaitMs?: number;
   /** Strongly consistent reads (twice the read capacity). @default false */
   consistentRead?: boolean;
@@ -67,242 +58,176 @@ export interface GetOutcome {
   /** The item; undefined when no item has the key, or on failure. */
   item: Item | undefined;
   /** With `onFailure: 'emit'`: why the key was not read. */
-  error?: BatchGetError | InvalidRequestError;
+  error?: BatchGetError;
 }
 
-type Rejected = WithSchema<GetRequest> & { error: unknown };
-type Found = { found: Array<[PreparedGet, Record<string, AttributeValue>]>; units?: number };
+type GetEntry = Entry<GetRequest>;
+type Found = Map<GetEntry, Record<string, AttributeValue>>;
+
+const CODES: Record<FailureCode, BatchGetErrorCode> = {
+  invalidRequest: 'batchGet.invalidRequest',
+  nonRetryable: 'batchGet.nonRetryable',
+  attemptsExhausted: 'batchGet.attemptsExhausted',
+};
+
+/** `ProjectionExpression` and `ExpressionAttributeNames` for attribute names, key attributes included (so that items can be matched to keys). */
+export function projectionOf(
+  attributes: string[],
+  projection: string[],
+): { ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> } {
+  const names = [...new Set([...attributes, ...projection])];
+  return {
+    ProjectionExpression: names.map((_, i) => `#p${i}`).join(', '),
+    ExpressionAttributeNames: Object.fromEntries(names.map((name, i) => [`#p${i}`, name])),
+  };
+}
+
+/** The BatchGetItem body of a call, and the same as an ordinary input for wrappers. */
+function getCommand(table: string, entries: GetEntry[], params: Record<string, unknown>, consumed: boolean): BatchGetItemCommand {
+  const texts = entries.map((e) => e.json);
+  const rest = JSON.stringify(params).slice(1, -1);
+  const flags = consumed ? { ReturnConsumedCapacity: 'TOTAL' as const } : {};
+  return fastCommand(BatchGetItemCommand, {
+    body: `{"RequestItems":{${JSON.stringify(table)}:{"Keys":[${texts.join(',')}]${rest ? `,${rest}` : ''}}}${consumed ? ',"ReturnConsumedCapacity":"TOTAL"' : ''}}`,
+    stub: { RequestItems: { [table]: { Keys: [], ...params } }, ...flags },
+    input: () => ({ RequestItems: { [table]: { Keys: texts.map(attributeValuesOf), ...params } }, ...flags }),
+  });
+}
+
+/** The items found and the keys left unprocessed, each matched to the entry that asked. */
+function answerOf(entries: GetEntry[], attributes: string[], output: BatchGetItemCommandOutput): { unprocessed: GetEntry[]; found: Found } {
+  const byKey = new Map(entries.map((e) => [e.key, e]));
+  const entryOf = (av: Record<string, AttributeValue>) => {
+    const entry = byKey.get(wireKey(av, attributes));
+    if (!entry) throw new Error(`DynamoDB returned a key that was not asked for in this call (${describeKey(av, attributes)})`);
+    return entry;
+  };
+  const found: Found = new Map();
+  for (const items of Object.values(output.Responses ?? {})) for (const item of items) found.set(entryOf(item), item);
+  const unprocessed: GetEntry[] = [];
+  for (const { Keys } of Object.values(output.UnprocessedKeys ?? {})) for (const key of Keys ?? []) unprocessed.push(entryOf(key));
+  return { unprocessed, found };
+}
 
 /**
- * The read engine behind dynamoBatchGet, dynamoBatchGetRequests and dynamoLookup: keys → checks and marshalling →
- * batches of up to 100 with duplicate keys merged → calls with a shared concurrency limit and `expand` retry of
- * `UnprocessedKeys` → one outcome per key taken (found, missing, or failed).
+ * The read engine behind dynamoBatchGet, dynamoBatchGetRequests and dynamoLookup: keys → checked and prepared once
+ * → one lane per table, a key asked again while it is being read sharing its answer → BatchGetItem calls of up to 100
+ * keys, `UnprocessedKeys` sent again with fresh keys → one outcome per key taken (found, missing, or failed).
  */
 export function getRequestsInternal(
   client: DynamoDBSender,
   keyAttributesOf: (table: string) => string[] | undefined,
   options: BatchGetOptions,
 ): OperatorFunction<GetRequest, GetOutcome> {
-  const { concurrency, maxConcurrency, maxAttempts, batchSize, maxBatchWaitMs, backoff, scheduler, random, onFailure } = batchSettings(
-    options,
-    BATCH_GET_MAX_KEYS,
-  );
-  const { consistentRead, projection, backpressure: link } = options;
+  const settings = batchSettings(options, BATCH_GET_MAX_KEYS);
+  const { consistentRead, projection, backpressure } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
   const unmarshal = unmarshallerFor(options.unmarshallOptions ?? unmarshallOptionsOf(client));
   const userBudget = toBudget(options.capacity);
   /** Read units per key before the answer says what was consumed: 1 per started 4 KB, half for eventual reads. */
   const unitsPerKey = consistentRead ? 1 : 0.5;
+  const engineSettings = {
+    maxAttempts: settings.maxAttempts,
+    maxBatchWaitMs: settings.maxBatchWaitMs,
+    isRetryable: isRetryableError,
+    onFailure: settings.onFailure,
+    retryAt: (entry: { attempts: number }, now: number) => now + backoffDelay(entry.attempts, settings.backoff, settings.random),
+  };
+  const failure = (code: FailureCode, message: string, cause: unknown, attempts: number, unprocessed: GetRequest[]) =>
+    new BatchGetError(CODES[code], message, { unprocessed, attempts, cause });
 
   return (source) =>
     defer(() => {
-      const schemas = new Map<string, KeySchema>();
-      const tableParams = new Map<string, Omit<KeysAndAttributes, 'Keys'>>();
-
-      const run = new EngineRun<GetRequest>(options, scheduler, userBudget, link);
-      const { ledger, progress, budget } = run;
-      const settle = (id: number, outcome: 'done' | 'failed') => run.settle(id, outcome);
-      const failure = (code: BatchGetErrorCode, message: string, cause: unknown, attempts: number, unprocessed = [...ledger.values()]) =>
-        new BatchGetError(code, message, { unprocessed, attempts, cause });
-      /** One outcome per requester of an entry (duplicates included), each settled. */
-      const outcomes = (e: PreparedGet, item: Item | undefined, error?: GetOutcome['error'], quiet = false): GetOutcome[] =>
-        [{ id: e.id, request: e.request }, ...e.duplicates].map(({ id, request }) => {
-          if (quiet) ledger.delete(id);
-          else settle(id, error ? 'failed' : 'done');
-          return error ? { id, request, item, error } : { id, request, item };
-        });
-      const describeEntry = (e: PreparedGet) => `table ${e.table}, ${describeKey(e.wire, schemas.get(e.table)?.attributes ?? [])}`;
-
-      const reject = ({ id, request, error }: Rejected): GetOutcome[] => {
-        const invalid = error instanceof InvalidRequestError;
-        const message = invalid
-          ? error.message
-          : `DescribeTable for ${requestTable(request)} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`;
-        if (onFailure === 'error') throw failure(invalid ? 'batchGet.invalidRequest' : 'batchGet.nonRetryable', message, error, 0);
-        settle(id, 'failed');
-        progress.report();
-        return [{ id, request, item: undefined, error: invalid ? error : failure('batchGet.nonRetryable', message, error, 0, [request]) }];
-      };
-
-      const prepare = (taken: WithSchema<GetRequest>): PreparedGet | Rejected => {
-        if (taken.schemaError !== undefined) return { ...taken, error: taken.schemaError };
-        const schema = taken.schema ?? { attributes: [] };
-        const prepared = prepareGet(taken.request, schema, marshalling, taken.id);
-        if (prepared instanceof InvalidRequestError) return { ...taken, error: prepared };
-        if (!tableParams.has(prepared.table)) {
-          schemas.set(prepared.table, schema);
-          tableParams.set(prepared.table, {
-            ...(consistentRead ? { ConsistentRead: true } : {}),
-            ...(projection ? projectionOf(schema.attributes, projection) : {}),
-          });
-        }
-        return prepared;
-      };
-
-      const callOnce = (entries: PreparedGet[]): Observable<CallOutcome<PreparedGet, Found>> => {
-        const RequestItems: Record<string, KeysAndAttributes> = {};
-        for (const e of entries) (RequestItems[e.table] ??= { ...tableParams.get(e.table), Keys: [] }).Keys!.push(e.wire);
-        const command = new BatchGetItemCommand({ RequestItems, ...(userBudget ? { ReturnConsumedCapacity: 'TOTAL' } : {}) });
-        const cost = entries.length * unitsPerKey;
-        const paid = budget
-          ? budget
-              .spend(cost, { client, table: entries[0]!.table, kind: 'read', scheduler })
-              .pipe(concatMap(() => sendCommand<BatchGetItemCommandOutput>(client, command)))
-          : sendCommand<BatchGetItemCommandOutput>(client, command);
-        return paid.pipe(
-          tap({
-            next: (response) => budget?.correct((unitsConsumed(response.ConsumedCapacity) ?? cost) - cost),
-            error: () => budget?.correct(-cost),
-          }),
-          map((response) => {
-            const byKey = new Map(entries.map((e) => [e.key, e]));
-            const lookUp = (table: string, av: Record<string, AttributeValue>) => {
-              const entry = byKey.get(keyString(table, av, schemas.get(table)?.attributes ?? []));
-              if (!entry)
-                throw new Error(
-                  `DynamoDB returned a key that was not asked for in this call (table ${table}, ${describeKey(av, schemas.get(table)?.attributes ?? [])})`,
-                );
-              return entry;
-            };
-            const found: Found['found'] = [];
-            for (const [table, items] of Object.entries(response.Responses ?? {}))
-              for (const item of items) found.push([lookUp(table, item), item]);
-            const unprocessed: PreparedGet[] = [];
-            for (const [table, keys] of Object.entries(response.UnprocessedKeys ?? {}))
-              for (const key of keys.Keys ?? []) unprocessed.push(lookUp(table, key));
-            return { unprocessed, response: { found, units: unitsConsumed(response.ConsumedCapacity) } };
-          }),
-        );
-      };
-      const send = splitOnRejection(callOnce, (a, b) => ({
-        found: [...(a?.found ?? []), ...(b?.found ?? [])],
-        units: (a?.units ?? 0) + (b?.units ?? 0),
-      }));
-
-      const lanesOf = new Map<PreparedGet[], Lane>();
-      const onStep = (step: RetryStep<PreparedGet, Found | undefined>): Observable<GetOutcome> => {
-        const units = step.response?.units ?? (step.requests.length - step.unprocessed.length) * unitsPerKey;
-        run.observe(step, units);
-        const found = new Map(step.response?.found);
-        const left = new Set([...step.unprocessed, ...step.rejected.map((r) => r.request)]);
-        const read: Array<[PreparedGet, Item | undefined]> = [];
-        const broken: Array<{ request: PreparedGet; error: unknown; message: string }> = step.rejected.map(({ request, error }) => ({
-          request,
-          error,
-          message: `DynamoDB rejected the key ${describeEntry(request)} with ${(error as Error).name}: ${(error as Error).message}. It was not read.`,
-        }));
-        for (const e of step.requests) {
-          if (left.has(e)) continue;
-          const av = found.get(e);
+      const found: Found = new Map();
+      const params = new Map<string, { attributes: string[]; extra: Record<string, unknown> }>();
+      const send = splitOnRejection(
+        (entries: GetEntry[]): Observable<{ unprocessed: GetEntry[]; response: { found: Found; units?: number } }> => {
+          const { attributes, extra } = params.get(entries[0]!.table)!;
+          return sendCommand<BatchGetItemCommandOutput>(
+            client,
+            getCommand(entries[0]!.table, entries, extra, userBudget !== undefined),
+          ).pipe(
+            map((output) => {
+              const answer = answerOf(entries, attributes, output);
+              return { unprocessed: answer.unprocessed, response: { found: answer.found, units: unitsConsumed(output.ConsumedCapacity) } };
+            }),
+          );
+        },
+        (a, b) => ({ found: new Map([...(a?.found ?? []), ...(b?.found ?? [])]), units: (a?.units ?? 0) + (b?.units ?? 0) }),
+      );
+      /** One outcome per request a settled entry answers for; an item that cannot be unmarshalled fails alone. */
+      const outcomes = (settled: Settled<GetRequest>, settledError: unknown): GetOutcome[] => {
+        const { entry } = settled;
+        let error = settledError as BatchGetError | undefined;
+        let item: Item | undefined;
+        const av = entry && found.get(entry);
+        if (entry && av) {
+          found.delete(entry);
           try {
-            read.push([e, av ? unmarshal(av) : undefined]);
-          } catch (error) {
-            broken.push({
-              request: e,
-              error,
-              message: `The item for ${describeEntry(e)} could not be unmarshalled: ${(error as Error).message}.`,
-            });
+            item = unmarshal(av);
+          } catch (e) {
+            const where = `table ${entry.table}, ${describeKeyValues(entry.values, params.get(entry.table)?.attributes ?? [])}`;
+            error = failure(
+              'nonRetryable',
+              `The item for ${where} could not be unmarshalled: ${(e as Error).message}.`,
+              e,
+              entry.attempts,
+              [entry.request],
+            );
           }
         }
-        const exhausted = step.final && step.unprocessed.length > 0;
-        const cause = step.error as { name?: string; message?: string } | undefined;
-        const code: BatchGetErrorCode = step.fatal || !exhausted ? 'batchGet.nonRetryable' : 'batchGet.attemptsExhausted';
-        const message = broken[0]
-          ? broken[0].message
-          : step.fatal
-            ? `BatchGetItem failed with ${cause?.name}: ${cause?.message}. The call's ${step.unprocessed.length} keys were not read (first: ${describeEntry(step.unprocessed[0]!)}).`
-            : `${step.unprocessed.length} keys were still unprocessed after ${step.attempt} BatchGetItem calls${cause ? ` (last error ${cause.name})` : ''}. They are in .unprocessed; lower concurrency, raise maxAttempts or the table's read capacity.`;
-
-        if (onFailure === 'error' && (broken.length > 0 || exhausted)) {
-          // what was read is handed over before the error, so that nothing read is lost; nothing is settled on the
-          // way out (no lane woken, no room freed on the link), so no new call starts
-          const done = read.flatMap(([e, item]) => outcomes(e, item, undefined, true));
-          return concat(
-            from(done),
-            throwError(() => failure(code, message, broken[0]?.error ?? step.error, step.attempt)),
-          );
-        }
-        if (step.final) {
-          const lane = lanesOf.get(step.batch)!;
-          lanesOf.delete(step.batch);
-          lane.inProgress--;
-          lane.wake();
-        }
-        const done = read.flatMap(([e, item]) => outcomes(e, item));
-        for (const b of broken)
-          done.push(
-            ...outcomes(b.request, undefined, failure('batchGet.nonRetryable', b.message, b.error, step.attempt, [b.request.request])),
-          );
-        if (exhausted) {
-          const failed = step.unprocessed.flatMap((e) => [e.request, ...e.duplicates.map((d) => d.request)]);
-          const error = failure(code, message, step.error, step.attempt, failed);
-          for (const e of step.unprocessed) done.push(...outcomes(e, undefined, error));
-        }
-        return from(done);
+        const requests = entry ? requestsOf(entry) : [settled.refused!];
+        return requests.map(({ id, request }) => (error ? { id, request, item: undefined, error } : { id, request, item }));
       };
-
-      const retry = retryUnprocessed(send, { concurrency, maxConcurrency, maxAttempts, backoff, scheduler, random });
-
+      const operator: BatchOperator<GetRequest, GetOutcome> = {
+        kind: 'read',
+        keyAttributesOf,
+        spec: {
+          mode: 'share',
+          words: { operation: 'BatchGetItem', noun: 'key', verb: 'read' },
+          maxCount: settings.batchSize,
+          maxBytes: MAX_REQUEST_BYTES - REQUEST_ENVELOPE_BYTES,
+          tableOf: requestTable,
+          prepare: (id, request, schema) => prepareGet(id, request, schema, marshalling, unitsPerKey),
+          failure,
+        },
+        cost: (call) => call.entries.length * unitsPerKey,
+        send: (call): Observable<SendResult<GetRequest>> => {
+          if (!params.has(call.lane.table)) {
+            const attributes = call.lane.schema?.attributes ?? [];
+            const extra = {
+              ...(consistentRead ? { ConsistentRead: true } : {}),
+              ...(projection ? projectionOf(attributes, projection) : {}),
+            };
+            params.set(call.lane.table, { attributes, extra });
+          }
+          return send(call.entries).pipe(
+            map((outcome) => ({
+              answer: {
+                unprocessed: outcome.unprocessed,
+                rejected: (outcome.rejected ?? []).map((r) => ({ entry: r.request, error: r.error })),
+              },
+              consumed: outcome.response?.units,
+              found: outcome.response?.found,
+            })),
+          );
+        },
+        started: () => undefined,
+        answered: (_call, result) => {
+          for (const [entry, item] of (result.found ?? new Map()) as Found) found.set(entry, item);
+        },
+        settled: outcomes,
+        halted: () => [],
+      };
       return source.pipe(
-        run.take(),
-        withKeySchemas<GetRequest>(client, requestTable, keyAttributesOf),
-        lanes(
-          (taken) => requestTable(taken.request),
-          () => 2 * run.concurrency,
-          (requests, lane): Observable<{ outcome: GetOutcome } | { batch: PreparedGet[] }> =>
-            requests.pipe(
-              map(prepare),
-              connect((taken) =>
-                merge(
-                  taken.pipe(
-                    filter((t): t is Rejected => 'error' in t),
-                    mergeMap(reject),
-                    map((outcome) => ({ outcome })),
-                  ),
-                  taken.pipe(
-                    filter((t): t is PreparedGet => !('error' in t)),
-                    bufferBatch<PreparedGet>({
-                      maxCount: batchSize,
-                      key: (e) => e.key,
-                      merge: (earlier, later) => {
-                        earlier.duplicates.push({ id: later.id, request: later.request }, ...later.duplicates);
-                        return earlier;
-                      },
-                      maxWaitMs: maxBatchWaitMs,
-                      flushWhen: link?.stalled,
-                      scheduler,
-                    }),
-                    map((batch) => {
-                      lane.inProgress++;
-                      lanesOf.set(batch, lane);
-                      return { batch };
-                    }),
-                  ),
-                ),
-              ),
-            ),
-        ),
-        connect((out) =>
-          merge(
-            out.pipe(
-              filter((o): o is { outcome: GetOutcome } => 'outcome' in o),
-              map((o) => o.outcome),
-            ),
-            out.pipe(
-              filter((o): o is { batch: PreparedGet[] } => 'batch' in o),
-              map((o) => o.batch),
-              retry,
-              mergeMap((step) => {
-                try {
-                  return onStep(step);
-                } finally {
-                  progress.report();
-                }
-              }),
-            ),
-          ),
-        ),
-        run.finish(),
+        batchEngine(client, operator, engineSettings, {
+          ...options,
+          concurrency: settings.concurrency,
+          maxConcurrency: settings.maxConcurrency,
+          scheduler: settings.scheduler,
+          budget: userBudget,
+          backpressure,
+        }),
       );
     });
 }

@@ -10,6 +10,8 @@ export interface FakeCall {
   at: number;
   /** `table:pk` of every request in the call, in order; `-` before a delete. */
   requests: string[];
+  /** The items (or keys) of the call, unmarshalled. */
+  items: Record<string, unknown>[];
   signal?: AbortSignal;
 }
 
@@ -42,7 +44,10 @@ export function fakeWriteClient(
     send(command: { input: BatchWriteItemCommandInput }, options?: { abortSignal?: AbortSignal }) {
       const input = command.input;
       const requests = Object.entries(input.RequestItems ?? {}).flatMap(([table, list]) => list.map((r) => label(table, r)));
-      const call: FakeCall = { at: now(), requests, signal: options?.abortSignal };
+      const items = Object.values(input.RequestItems ?? {}).flatMap((list) =>
+        list.map((r) => unmarshall(r.PutRequest?.Item ?? r.DeleteRequest?.Key ?? {})),
+      );
+      const call: FakeCall = { at: now(), requests, items, signal: options?.abortSignal };
       calls.push(call);
       const a = answer(call, calls.length - 1);
       if (a.error !== undefined) return (cold as Cold)(a.marble ?? '-#', {}, a.error);

@@ -49,7 +49,7 @@ describe('dynamoBatchWrite (virtual time)', () => {
     );
     expect(calls.map((c) => c.requests.length)).toEqual([25, 25, 10]);
     expect(events.filter((e) => e.result).map((e) => e.result!.requests.length)).toEqual([25, 25, 10]);
-    expect(events.at(-1)).toEqual({ at: 2, complete: true });
+    expect(events.at(-1)).toEqual({ at: 1, complete: true });
     expect(events[0]!.result!.requests[0]).toEqual({ table: 'T', put: { pk: '0' } });
   });
 
@@ -58,8 +58,8 @@ describe('dynamoBatchWrite (virtual time)', () => {
       () => ({ marble: '-----r|' }),
       (client, { scheduler }) => from(items(0, 25 * 5)).pipe(dynamoBatchWrite(client, 'T', { ...fast, concurrency: 2, scheduler })),
     );
-    // each call holds its slot until it completes at +6
-    expect(calls.map((c) => c.at)).toEqual([0, 0, 6, 6, 12]);
+    // each call holds its slot until it is answered at +5
+    expect(calls.map((c) => c.at)).toEqual([0, 0, 5, 5, 10]);
   });
 
   it('should re-send only the unprocessed items, after the backoff delay, and count attempts', () => {
@@ -145,11 +145,11 @@ describe('dynamoBatchWrite (virtual time)', () => {
     expect(error.unprocessed).toEqual(items(0, 3).map((put) => ({ table: 'T', put })));
   });
 
-  it('should, when attempts run out, hand back the failing batch, batches in flight and requests still buffered', () => {
+  it('should, when attempts run out, let the calls in flight finish, then hand back exactly what was not written (issue 9)', () => {
     const { events, calls } = run(
       (call) => (call.requests[0] === 'T:0' ? { unprocessed: () => true } : { marble: '-------------------r|' }),
       (client, { hot, scheduler }) =>
-        // batch A (0-24) at 0, batch B (25-49) at 1, three more buffered at 2; the source never completes
+        // batch A (0-24) at 0, batch B (25-49) at 1, three more queued at 2; the source never completes
         hot('abc', { a: items(0, 25), b: items(25, 25), c: items(50, 3) }).pipe(
           mergeMap((list) => list),
           dynamoBatchWrite(client, 'T', { ...fast, maxAttempts: 2, scheduler }),
@@ -160,15 +160,19 @@ describe('dynamoBatchWrite (virtual time)', () => {
       [1, 25],
       [11, 25],
     ]);
-    expect(events).toHaveLength(1);
-    const error = events[0]!.error as BatchWriteError;
-    expect(events[0]!.at).toBe(12);
-    expect(error.code).toBe('batchWrite.attemptsExhausted');
+    // A fails at 12; no call starts and A is not retried, but B's call, in flight, finishes its attempt at 20
+    expect(calls[1]!.signal?.aborted).toBe(false);
+    expect(events.map((e) => [e.at, e.result?.requests.length ?? (e.error as BatchWriteError).code])).toEqual([
+      [20, 25],
+      [20, 'batchWrite.attemptsExhausted'],
+    ]);
+    const error = events[1]!.error as BatchWriteError;
     expect(error.attempts).toBe(2);
-    expect(error.message).toMatch(/25 of 25 requests were still unprocessed after 2 BatchWriteItem calls/);
-    expect(error.unprocessed).toEqual(items(0, 53).map((put) => ({ table: 'T', put })));
-    // batch B's call was in flight: it is aborted
-    expect(calls[1]!.signal?.aborted).toBe(true);
+    expect(error.message).toMatch(
+      /25 of 25 requests of a call failed; the first: The request for table T, pk="0" was still unprocessed after 2 BatchWriteItem calls/,
+    );
+    // B was written: it is in the result, not in unprocessed
+    expect(error.unprocessed).toEqual([...items(0, 25), ...items(50, 3)].map((put) => ({ table: 'T', put })));
   });
 
   it('should put what was written in results before it errors, and start no call on the way out (review of issue 2)', () => {
@@ -243,12 +247,12 @@ describe('dynamoBatchWrite (virtual time)', () => {
     // one slot: A's first call, then B's three batches during A's 100 ms backoff, then A's retry
     expect(calls.map((c) => [c.at, c.requests[0]!.split(':')[0]])).toEqual([
       [0, 'A'],
+      [1, 'B'],
       [2, 'B'],
-      [4, 'B'],
-      [6, 'B'],
+      [3, 'B'],
       [101, 'A'],
     ]);
-    expect(events.filter((e) => e.result).map((e) => e.at)).toEqual([3, 5, 7, 102]);
+    expect(events.filter((e) => e.result).map((e) => e.at)).toEqual([2, 3, 4, 102]);
   });
 
   it('should complete without a call on empty input', () => {
@@ -267,11 +271,11 @@ describe('dynamoBatchWrite (virtual time)', () => {
       (client, { hot, scheduler }) =>
         hot('a-b-#', { a: { pk: '1' }, b: { pk: '2' } }, sourceError).pipe(dynamoBatchWrite(client, 'T', { ...fast, scheduler })),
     );
-    // the open batch [1, 2] is flushed at the error (4), written (answer at 7, complete 8), then the error
+    // the requests taken [1, 2] are sent at the error (4), written (answered at 7), then the error
     expect(calls.map((c) => [c.at, c.requests])).toEqual([[4, ['T:1', 'T:2']]]);
     expect(events.map((e) => [e.at, e.result?.requests.length ?? e.error])).toEqual([
       [7, 2],
-      [8, sourceError],
+      [7, sourceError],
     ]);
   });
 
@@ -289,20 +293,30 @@ describe('dynamoBatchWrite (virtual time)', () => {
     ]);
   });
 
-  it('should hold back a later batch with a key that an earlier batch is still retrying', () => {
-    const { calls } = run(
+  it('should hold a later request for a key that an earlier call is still writing, and send it in place of the retry', () => {
+    const { calls, events } = run(
       (call) => ({ unprocessed: (_t, pk) => call.at === 0 && pk === '0' }),
       (client, { scheduler }) =>
         from([...items(0, 25), { pk: '0', v: 'last' }, ...items(100, 3)]).pipe(
           dynamoBatchWrite(client, 'T', { ...fast, batchSize: 25, concurrency: 4, scheduler }),
         ),
     );
-    // batch 2 ([0, 100, 101, 102]) waits until batch 1's retry of key 0 (call at 11) is answered at 12
-    expect(calls.map((c) => [c.at, c.requests.length])).toEqual([
-      [0, 25],
-      [11, 1],
-      [12, 4],
+    // 100-102 do not wait for key 0; the later write of key 0 waits behind the first, and when that comes back
+    // unprocessed it goes in its place, after the backoff (call at 11): the first was never written
+    expect(calls.map((c) => [c.at, c.requests.join(' ')])).toEqual([
+      [
+        0,
+        items(0, 25)
+          .map((i) => `T:${i.pk}`)
+          .join(' '),
+      ],
+      [0, 'T:100 T:101 T:102'],
+      [11, 'T:0'],
     ]);
+    expect(calls[2]!.items).toEqual([{ pk: '0', v: 'last' }]);
+    const written = events.flatMap((e) => e.result?.requests ?? []);
+    expect(written).toHaveLength(25 + 1 + 3);
+    expect(written).toContainEqual({ table: 'T', put: { pk: '0', v: 'last' } });
   });
 
   it('should reject an invalid item alone with onFailure "emit" and write the rest of its batch', () => {
