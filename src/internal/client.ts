@@ -1,14 +1,16 @@
 import { DescribeTableCommand, type DescribeTableCommandOutput } from '@aws-sdk/client-dynamodb';
 import type { marshallOptions, unmarshallOptions } from '@aws-sdk/util-dynamodb';
-import { from, Observable, of, tap } from 'rxjs';
+import { defer, from, Observable, of, tap } from 'rxjs';
 import type { DynamoDBSender } from '../types.js';
 
 /**
  * Sends one command as a lazy, cancellable Observable: the call starts on subscribe, and unsubscribing before it
  * settles aborts it (`abortSignal`), also during the SDK's own retry backoff. `send` may return a Promise or any
- * ObservableInput (test fakes return cold Observables).
+ * ObservableInput (test fakes return cold Observables). With `signal`, the caller aborts (an engine aborts all its
+ * calls at once, and saves making a controller per call).
  */
-export function sendCommand<T>(client: DynamoDBSender, command: object): Observable<T> {
+export function sendCommand<T>(client: DynamoDBSender, command: object, signal?: AbortSignal): Observable<T> {
+  if (signal) return defer(() => from(client.send(command, { abortSignal: signal }) as Observable<T>));
   return new Observable<T>((subscriber) => {
     const controller = new AbortController();
     let settled = false;

@@ -80,14 +80,15 @@ function json(
   what: string,
   table: string,
   request: unknown,
-  key: () => string,
+  keyFrom: Record<string, unknown>,
+  attributes: string[],
 ): string | InvalidRequestError {
   try {
     return marshalJson(value, options);
   } catch (error) {
     return new InvalidRequestError(
       'request.marshallFailed',
-      `Could not marshal the ${what} ${key()} for table ${table}: ${(error as Error).message}. It was not sent.`,
+      `Could not marshal the ${what} ${describeKeyValues(keyFrom, attributes)} for table ${table}: ${(error as Error).message}. It was not sent.`,
       request,
       error,
     );
@@ -131,12 +132,11 @@ export function prepareWrite(
     );
   const key = keyOf(body, schema, request, table);
   if (key instanceof InvalidRequestError) return key;
-  const named = () => describeKeyValues(body, schema.attributes);
   if (!isPut) {
-    const text = json(pick(body, schema.attributes), options, 'key', table, request, named);
+    const text = json(pick(body, schema.attributes), options, 'key', table, request, body, schema.attributes);
     return text instanceof InvalidRequestError ? text : entry(id, request, table, key, body, `${DELETE}${text}}}`, 1);
   }
-  const text = json(body, options, 'item', table, request, named);
+  const text = json(body, options, 'item', table, request, body, schema.attributes);
   if (text instanceof InvalidRequestError) return text;
   // the wire text is never smaller than DynamoDB's item size: the exact size is needed only for large items
   const wire = Buffer.byteLength(text);
@@ -144,7 +144,7 @@ export function prepareWrite(
   if (size > MAX_ITEM_BYTES)
     return new InvalidRequestError(
       'request.itemTooLarge',
-      `Item ${named()} in table ${table} is ${size} bytes by DynamoDB's item-size rules; the limit is ${MAX_ITEM_BYTES}. It was not sent: shrink it or keep large attributes elsewhere (S3).`,
+      `Item ${describeKeyValues(body, schema.attributes)} in table ${table} is ${size} bytes by DynamoDB's item-size rules; the limit is ${MAX_ITEM_BYTES}. It was not sent: shrink it or keep large attributes elsewhere (S3).`,
       request,
     );
   const units = Math.max(1, Math.ceil(size / WRITE_UNIT_BYTES));
@@ -165,6 +165,6 @@ export function prepareGet(
     return new InvalidRequestError('request.malformed', `A get request must be { table, key }; got ${preview(request)}.`, request);
   const key = keyOf(values, schema, request, table);
   if (key instanceof InvalidRequestError) return key;
-  const text = json(pick(values, schema.attributes), options, 'key', table, request, () => describeKeyValues(values, schema.attributes));
+  const text = json(pick(values, schema.attributes), options, 'key', table, request, values, schema.attributes);
   return text instanceof InvalidRequestError ? text : entry(id, request, table, key, values, text, units);
 }

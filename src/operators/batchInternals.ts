@@ -21,8 +21,7 @@ import type { Backpressure } from '../backpressure.js';
 import type { CapacityBudget } from '../capacity.js';
 import { describeKeySchema } from '../internal/client.js';
 import type { CallAnswer } from '../internal/engine/decide.js';
-import type { BatchError } from '../errors.js';
-import { type Call, countOf, Engine, type EngineSettings, type EngineSpec, type Settled } from '../internal/engine/engine.js';
+import { type Call, countOf, Engine, type EngineSettings, type EngineSpec, type OnSettled } from '../internal/engine/engine.js';
 import { Pacer } from '../internal/engine/pacer.js';
 import { ProgressTracker } from '../internal/progress.js';
 import type { BatchOptions, DynamoDBSender } from '../types.js';
@@ -45,14 +44,14 @@ export interface BatchOperator<R, O> {
   keyAttributesOf(table: string): string[] | undefined;
   /** Capacity units a call is estimated to cost, paid before it goes. */
   cost(call: Call<R>): number;
-  /** Sends one call. */
-  send(call: Call<R>): Obs<SendResult<R>>;
+  /** Sends one call; `signal` aborts it (and every other call of the subscription) on unsubscribe. */
+  send(call: Call<R>, signal: AbortSignal): Obs<SendResult<R>>;
   /** A call is about to go. */
   started(call: Call<R>): void;
   /** What to emit for a settled entry or refused request (nothing yet, for a batch not complete). */
-  settled(settled: Settled<R>, error: BatchError<string, R> | undefined): O[];
+  settled(...args: Parameters<OnSettled<R>>): readonly O[];
   /** What to emit before the stream stops with an error: partial results of what was done. */
-  halted(): O[];
+  halted(): readonly O[];
   /** A call came back, before its entries are settled (items found, consumed capacity per batch). */
   answered?(call: Call<R>, result: SendResult<R>): void;
 }
@@ -69,16 +68,17 @@ export function batchEngine<R, O>(
     new Observable<O>((subscriber) => {
       const pacer = new Pacer(options.concurrency ?? 4, options.maxConcurrency, scheduler, options.budget);
       const progress = new ProgressTracker(scheduler, options.onProgress, pacer.limit);
-      const emit = (values: O[]) => {
+      const emit = (values: readonly O[]) => {
         for (const value of values) subscriber.next(value);
       };
-      const engine = new Engine<R>(operator.spec, { ...settings, lookahead: () => 2 * pacer.limit }, (settled, error) => {
-        const n = settled.entry ? countOf(settled.entry) : 1;
+      const engine = new Engine<R>(operator.spec, { ...settings, lookahead: () => 2 * pacer.limit }, (entry, error, refused) => {
+        const n = entry ? countOf(entry) : 1;
         progress.progress[error ? 'failed' : 'done'] += n;
         link?.release(n);
-        emit(operator.settled(settled, error));
+        emit(operator.settled(entry, error, refused));
       });
       const calls = new Set<Subscription>();
+      const controller = new AbortController();
       let timer: Subscription | undefined;
       let timerAt = Infinity;
       let sourceError: { error: unknown } | undefined;
@@ -160,8 +160,8 @@ export function batchEngine<R, O>(
         const paid = budget
           ? budget
               .spend(cost, { client, table: call.lane.table, kind: operator.kind, scheduler })
-              .pipe(concatMap(() => operator.send(call)))
-          : defer(() => operator.send(call));
+              .pipe(concatMap(() => operator.send(call, controller.signal)))
+          : defer(() => operator.send(call, controller.signal));
         let subscription: Subscription | undefined = undefined;
         const done = (result: SendResult<R>) => {
           if (subscription) calls.delete(subscription);
@@ -210,6 +210,8 @@ export function batchEngine<R, O>(
         input.unsubscribe();
         stalls?.unsubscribe();
         timer?.unsubscribe();
+        // calls still in flight (unsubscribed from outside) are aborted, also during the SDK's own backoff
+        if (engine.inFlight > 0) controller.abort();
         for (const call of calls) call.unsubscribe();
         calls.clear();
       };

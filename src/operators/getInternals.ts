@@ -12,7 +12,7 @@ import { BatchGetError, type BatchGetErrorCode } from '../errors.js';
 import { backoffDelay } from '../internal/backoff.js';
 import { marshallOptionsOf, sendCommand, unmarshallOptionsOf } from '../internal/client.js';
 import { BATCH_GET_MAX_KEYS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
-import { type FailureCode, requestsOf, type Settled } from '../internal/engine/engine.js';
+import { type FailureCode, type OnSettled, requestsOf } from '../internal/engine/engine.js';
 import { describeKeyValues, type Entry, wireKey } from '../internal/engine/entry.js';
 import { fastCommand } from '../internal/engine/fastCommand.js';
 import { describeKey } from '../internal/keys.js';
@@ -140,6 +140,7 @@ export function getRequestsInternal(
     defer(() => {
       const found: Found = new Map();
       const params = new Map<string, { attributes: string[]; extra: Record<string, unknown> }>();
+      let signal: AbortSignal | undefined;
       const send = splitOnRejection(
         (entries: GetEntry[]): Observable<{ unprocessed: GetEntry[]; response: { found: Found; units?: number } }> => {
           const { attributes, extra } = params.get(entries[0]!.table)!;
@@ -156,8 +157,7 @@ export function getRequestsInternal(
         (a, b) => ({ found: new Map([...(a?.found ?? []), ...(b?.found ?? [])]), units: (a?.units ?? 0) + (b?.units ?? 0) }),
       );
       /** One outcome per request a settled entry answers for; an item that cannot be unmarshalled fails alone. */
-      const outcomes = (settled: Settled<GetRequest>, settledError: unknown): GetOutcome[] => {
-        const { entry } = settled;
+      const outcomes: (...args: Parameters<OnSettled<GetRequest>>) => GetOutcome[] = (entry, settledError, refused) => {
         let error = settledError as BatchGetError | undefined;
         let item: Item | undefined;
         const av = entry && found.get(entry);
@@ -176,7 +176,7 @@ export function getRequestsInternal(
             );
           }
         }
-        const requests = entry ? requestsOf(entry) : [settled.refused!];
+        const requests = entry ? requestsOf(entry) : [refused!];
         return requests.map(({ id, request }) => (error ? { id, request, item: undefined, error } : { id, request, item }));
       };
       const operator: BatchOperator<GetRequest, GetOutcome> = {
@@ -192,7 +192,8 @@ export function getRequestsInternal(
           failure,
         },
         cost: (call) => call.entries.length * unitsPerKey,
-        send: (call): Observable<SendResult<GetRequest>> => {
+        send: (call, abort): Observable<SendResult<GetRequest>> => {
+          signal = abort;
           if (!params.has(call.lane.table)) {
             const attributes = call.lane.schema?.attributes ?? [];
             const extra = {

@@ -11,7 +11,7 @@ import { BatchWriteError, type BatchWriteErrorCode } from '../errors.js';
 import { marshallOptionsOf, sendCommand } from '../internal/client.js';
 import { BATCH_WRITE_MAX_REQUESTS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
 import { sumConsumedCapacity } from '../internal/consumedCapacity.js';
-import { type Call, type FailureCode, requestsOf, type Settled } from '../internal/engine/engine.js';
+import { type Call, type FailureCode, requestsOf } from '../internal/engine/engine.js';
 import { type Entry, wireKey } from '../internal/engine/entry.js';
 import { fastCommand } from '../internal/engine/fastCommand.js';
 import { attributeValuesOf, type MarshalSettings } from '../internal/marshal.js';
@@ -51,6 +51,7 @@ interface Batch {
 }
 
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
+const NOTHING: readonly BatchWriteResult[] = [];
 const CODES: Record<FailureCode, BatchWriteErrorCode> = {
   invalidRequest: 'batchWrite.invalidRequest',
   nonRetryable: 'batchWrite.nonRetryable',
@@ -131,10 +132,11 @@ export function writeRequestsInternal(
     defer(() => {
       const open = new Set<Batch>();
       const attributesOf = new Map<string, string[]>();
+      let signal: AbortSignal | undefined;
       const send = splitOnRejection(
         (entries: WriteEntry[]): Observable<{ unprocessed: WriteEntry[]; response: BatchWriteItemCommandOutput }> => {
           const table = entries[0]!.table;
-          return sendCommand<BatchWriteItemCommandOutput>(client, writeCommand(table, entries, askConsumed)).pipe(
+          return sendCommand<BatchWriteItemCommandOutput>(client, writeCommand(table, entries, askConsumed), signal).pipe(
             map((response) => ({ unprocessed: unprocessedOf(entries, attributesOf.get(table) ?? [], response), response })),
           );
         },
@@ -154,8 +156,9 @@ export function writeRequestsInternal(
             new BatchWriteError(CODES[code], message, { unprocessed, attempts, cause }),
         },
         cost: (call) => call.entries.reduce((sum, e) => sum + e.units, 0),
-        send: (call: Call<WriteRequest>): Observable<SendResult<WriteRequest>> =>
-          send(call.entries).pipe(
+        send: (call: Call<WriteRequest>, abort): Observable<SendResult<WriteRequest>> => {
+          signal = abort;
+          return send(call.entries).pipe(
             map((outcome) => ({
               answer: {
                 unprocessed: outcome.unprocessed,
@@ -164,7 +167,8 @@ export function writeRequestsInternal(
               consumed: unitsConsumed(outcome.response?.ConsumedCapacity),
               consumedCapacity: outcome.response?.ConsumedCapacity,
             })),
-          ),
+          );
+        },
         started: (call) => {
           attributesOf.set(call.lane.table, call.lane.schema?.attributes ?? []);
           let batch: Batch | undefined;
@@ -184,18 +188,17 @@ export function writeRequestsInternal(
             for (const c of result.consumedCapacity)
               batch.consumed.push({ ...c, ...(c.CapacityUnits !== undefined ? { CapacityUnits: c.CapacityUnits * share } : {}) });
         },
-        settled: (settled: Settled<WriteRequest>, failure) => {
+        settled: (entry, failure, refused) => {
           const error = failure as BatchWriteError | undefined;
-          if (settled.refused) {
-            const { request } = settled.refused;
+          if (!entry) {
+            const { request } = refused!;
             return [{ requests: [], attempts: 0, failed: [request], error, failures: [{ request, error: error! }] }];
           }
-          const { entry } = settled;
           const batch = entry.batch as Batch;
           if (error) batch.failures.push(...requestsOf(entry).map((r) => ({ ...r, error })));
           else batch.written.push(entry);
           if (entry.attempts > batch.attempts) batch.attempts = entry.attempts;
-          if (--batch.pending > 0) return [];
+          if (--batch.pending > 0) return NOTHING;
           open.delete(batch);
           return [resultOf(batch)];
         },

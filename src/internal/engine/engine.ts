@@ -35,8 +35,8 @@ export interface EngineSettings {
   retryAt: (entry: Entry<unknown>, now: number) => number;
 }
 
-/** Settled: an entry (with the requests merged into it), or a request refused before it became one. */
-export type Settled<R> = { entry: Entry<R>; refused?: undefined } | { entry?: undefined; refused: Taken<R> };
+/** Settled: an entry (with the requests merged into it), or a request refused before it became one (`refused`). */
+export type OnSettled<R> = (entry: Entry<R> | undefined, error: BatchError<string, R> | undefined, refused?: Taken<R>) => void;
 
 /** Why the stream stops (`'error'` mode): its error is made when it halts, with everything not settled. */
 export interface StopReason {
@@ -52,6 +52,7 @@ export interface Call<R> {
 }
 
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
+const NONE: readonly string[] = [];
 /** The requests an entry answers for, in input order. */
 export const requestsOf = <R>(entry: Entry<R>): Array<Taken<R>> =>
   entry.merged === undefined
@@ -80,7 +81,7 @@ export class Engine<R> {
   constructor(
     private readonly spec: EngineSpec<R>,
     private readonly settings: EngineSettings,
-    private readonly onSettled: (settled: Settled<R>, error?: BatchError<string, R>) => void,
+    private readonly onSettled: OnSettled<R>,
   ) {}
 
   /** A request from the source. */
@@ -108,8 +109,8 @@ export class Engine<R> {
   }
 
   /** Tables whose key schema is needed and not asked for yet (each is asked for once). */
-  tablesToDescribe(): string[] {
-    if (this.toDescribe === 0) return [];
+  tablesToDescribe(): readonly string[] {
+    if (this.toDescribe === 0) return NONE;
     this.toDescribe = 0;
     const tables: string[] = [];
     for (const lane of this.laneList)
@@ -156,7 +157,7 @@ export class Engine<R> {
       return;
     }
     this.unsettled--;
-    this.onSettled({ refused: taken }, this.spec.failure(code, message, error, 0, [taken.request]));
+    this.onSettled(undefined, this.spec.failure(code, message, error, 0, [taken.request]), taken);
   }
 
   /** The next call to send now, if a slot is free and a lane has one worth sending. */
@@ -201,7 +202,7 @@ export class Engine<R> {
   private settle(lane: Lane<R>, entry: Entry<R>, error?: BatchError<string, R>): void {
     entry.state = 'settled';
     this.unsettled -= countOf(entry);
-    this.onSettled({ entry }, error);
+    this.onSettled(entry, error);
     // requests held behind it go next, without waiting for company: they have waited already
     const next = lane.gate.settled(entry);
     if (next) lane.retry(next, 0);

@@ -65,6 +65,7 @@ const joinParts = (parts: string[]) => (parts.length === 1 ? parts[0]! : parts.m
 
 /** The identity of a key given as plain JavaScript, or `undefined` when a key attribute is missing or not a key type. */
 export function nativeKey(values: Record<string, unknown>, attributes: string[]): string | undefined {
+  if (attributes.length === 1) return nativePart(values[attributes[0]!]);
   const parts: string[] = [];
   for (const a of attributes) {
     const part = nativePart(values[a]);
