@@ -15,7 +15,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { performance } from 'node:perf_hooks';
 import { from, lastValueFrom, reduce } from 'rxjs';
-import { dynamoBatchGet, dynamoBatchWrite } from '../src/index.js';
+import { dynamoBatchGet, dynamoBatchWrite } from 'rxjs-dynamodb';
 import { envNumber, formatTable, makeItems } from './support.js';
 
 type Item = ReturnType<typeof makeItems>[number];

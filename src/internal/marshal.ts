@@ -162,10 +162,23 @@ function mapJson(value: Record<string, unknown>, o: MarshalSettings, path: strin
   return `{${out}}`;
 }
 
+/** Attribute names as JSON (`"name":`): tables repeat a few names in every item. */
+const names = new Map<string, string>();
+
+function nameJson(key: string, path: string): string {
+  let text = names.get(key);
+  if (text === undefined) {
+    if (hasLoneSurrogate(key)) throw new UnmarshalableError(child(path, key), 'has a name with a lone UTF-16 surrogate (not valid UTF-8)');
+    text = `${json(key)}:`;
+    if (names.size >= 10_000) names.clear();
+    names.set(key, text);
+  }
+  return text;
+}
+
 function attribute(out: string, key: string, v: unknown, o: MarshalSettings, path: string): string {
   if (v === undefined && o.removeUndefinedValues) return out;
-  if (hasLoneSurrogate(key)) throw new UnmarshalableError(child(path, key), 'has a name with a lone UTF-16 surrogate (not valid UTF-8)');
-  return `${out}${out ? ',' : ''}${json(key)}:${toJson(v, o, child(path, key))}`;
+  return `${out}${out ? ',' : ''}${nameJson(key, path)}${toJson(v, o, child(path, key))}`;
 }
 
 function entriesJson(value: Map<unknown, unknown>, o: MarshalSettings, path: string): string {

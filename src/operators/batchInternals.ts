@@ -3,7 +3,7 @@
  * `mergeScan` and `expand`). It subscribes to the source, feeds the plain engine (`src/internal/engine/`), asks
  * DynamoDB for key schemas, sends the calls the engine forms — each paid for from the capacity budget first — and
  * wakes the engine by the scheduler's clock for retries and batch timeouts. What an operator emits is its own
- * business (`output`): one result per batch for writes, one outcome per key for reads.
+ * business (`BatchOperator`): one result per batch for writes, one outcome per key for reads.
  */
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import {
@@ -14,6 +14,7 @@ import {
   type OperatorFunction,
   type SchedulerLike,
   Subject,
+  type Subscriber,
   type Subscription,
   takeUntil,
 } from 'rxjs';
@@ -48,172 +49,197 @@ export interface BatchOperator<R, O> {
   send(call: Call<R>, signal: AbortSignal): Obs<SendResult<R>>;
   /** A call is about to go. */
   started(call: Call<R>): void;
+  /** A call came back, before its entries are settled (items found, consumed capacity per batch). */
+  answered?(call: Call<R>, result: SendResult<R>): void;
   /** What to emit for a settled entry or refused request (nothing yet, for a batch not complete). */
   settled(...args: Parameters<OnSettled<R>>): readonly O[];
   /** What to emit before the stream stops with an error: partial results of what was done. */
   halted(): readonly O[];
-  /** A call came back, before its entries are settled (items found, consumed capacity per batch). */
-  answered?(call: Call<R>, result: SendResult<R>): void;
 }
 
-/** Runs the engine for one subscription. */
+export type ShellOptions = BatchOptions & {
+  maxConcurrency: number;
+  scheduler: SchedulerLike;
+  budget?: CapacityBudget;
+  backpressure?: Backpressure;
+};
+
+/** One subscription of a batch operator: the engine, its pacer and progress, and the Observables that drive them. */
+class BatchRun<R, O> {
+  private readonly pacer: Pacer;
+  private readonly progress: ProgressTracker;
+  private readonly engine: Engine<R>;
+  private readonly scheduler: SchedulerLike;
+  private readonly work = new Set<Subscription>();
+  private readonly controller = new AbortController();
+  private readonly stopTaking = new Subject<void>();
+  private timer: Subscription | undefined;
+  private timerAt = Infinity;
+  private sourceError: { error: unknown } | undefined;
+  private driving = false;
+  private again = false;
+
+  constructor(
+    private readonly client: DynamoDBSender,
+    private readonly operator: BatchOperator<R, O>,
+    settings: Omit<EngineSettings, 'lookahead'>,
+    private readonly options: ShellOptions,
+    private readonly subscriber: Subscriber<O>,
+  ) {
+    this.scheduler = options.scheduler;
+    this.pacer = new Pacer(options.concurrency ?? 4, options.maxConcurrency, options.scheduler, options.budget);
+    this.progress = new ProgressTracker(options.scheduler, options.onProgress, this.pacer.limit);
+    this.engine = new Engine<R>(operator.spec, { ...settings, lookahead: () => 2 * this.pacer.limit }, (entry, error, refused) => {
+      const n = entry ? countOf(entry) : 1;
+      this.progress.progress[error ? 'failed' : 'done'] += n;
+      options.backpressure?.release(n);
+      for (const value of operator.settled(entry, error, refused)) subscriber.next(value);
+    });
+  }
+
+  /** Subscribes to the source (and to the link's stalls); returns the teardown. */
+  start(source: Obs<R>): () => void {
+    const stalls = this.options.backpressure?.stalled.subscribe(() => {
+      this.engine.flushOnce();
+      this.drive();
+    });
+    const input = source.pipe(takeUntil(this.stopTaking)).subscribe({
+      next: (request) => {
+        this.progress.progress.taken++;
+        this.engine.take(request);
+        this.drive();
+      },
+      error: (error: unknown) => {
+        this.sourceError = { error };
+        this.engine.endOfSource();
+        this.drive();
+      },
+      complete: () => {
+        this.engine.endOfSource();
+        this.drive();
+      },
+    });
+    return () => {
+      this.stopTaking.next();
+      input.unsubscribe();
+      stalls?.unsubscribe();
+      this.timer?.unsubscribe();
+      // calls still in flight (unsubscribed from outside) are aborted, also during the SDK's own backoff
+      if (this.engine.inFlight > 0) this.controller.abort();
+      for (const w of this.work) w.unsubscribe();
+      this.work.clear();
+    };
+  }
+
+  /** Does what can be done now: prepare, describe, send, end. A call from inside runs the loop once more instead. */
+  private drive(): void {
+    if (this.driving) return void (this.again = true);
+    this.driving = true;
+    try {
+      do {
+        this.again = false;
+        this.step();
+      } while (this.again && !this.subscriber.closed);
+    } finally {
+      this.driving = false;
+    }
+  }
+
+  private step(): void {
+    const { engine, subscriber } = this;
+    if (subscriber.closed) return; // unsubscribed while emitting: start nothing more
+    const now = this.scheduler.now();
+    for (const table of engine.tablesToDescribe()) this.describe(table);
+    engine.prepare(now);
+    for (let call = engine.nextCall(now, this.pacer.limit); call && !subscriber.closed; call = engine.nextCall(now, this.pacer.limit))
+      this.send(call);
+    if (engine.stopped) this.stopTaking.next(); // take nothing more; calls in flight finish
+    if (engine.halted) {
+      for (const value of this.operator.halted()) subscriber.next(value);
+      this.progress.report(true);
+      return subscriber.error(engine.stopError());
+    }
+    if (engine.idle) {
+      this.progress.report(true);
+      return this.sourceError ? subscriber.error(this.sourceError.error) : subscriber.complete();
+    }
+    this.wake(engine.wakeAt());
+  }
+
+  /** A timer for the next thing the engine has to do by the clock, unless one is set for sooner. */
+  private wake(at: number): void {
+    if (at === Infinity || at >= this.timerAt) return;
+    this.timer?.unsubscribe();
+    this.timerAt = at;
+    const delay = Math.max(0, at - this.scheduler.now());
+    this.timer = this.scheduler.schedule(() => {
+      this.timerAt = Infinity;
+      this.drive();
+    }, delay);
+  }
+
+  /** Subscribes to `work`, kept until it ends (or the run is torn down). */
+  private track<T>(work: Obs<T>, observer: { next?: (value: T) => void; error: (error: unknown) => void; complete?: () => void }): void {
+    let subscription: Subscription | undefined = undefined;
+    const end = () => subscription && this.work.delete(subscription);
+    subscription = work.subscribe({
+      next: observer.next,
+      error: (error: unknown) => {
+        end();
+        observer.error(error);
+      },
+      complete: () => {
+        end();
+        observer.complete?.();
+      },
+    });
+    if (!subscription.closed) this.work.add(subscription);
+  }
+
+  private describe(table: string): void {
+    const given = this.operator.keyAttributesOf(table);
+    if (given) return this.engine.described(table, { attributes: given });
+    this.track(describeKeySchema(this.client, table), {
+      next: (schema) => this.engine.described(table, schema),
+      error: (error) => {
+        this.engine.described(table, undefined, error);
+        this.drive();
+      },
+      complete: () => this.drive(),
+    });
+  }
+
+  private send(call: Call<R>): void {
+    const { operator, pacer, engine, scheduler, controller } = this;
+    operator.started(call);
+    const cost = operator.cost(call);
+    const startedAt = scheduler.now();
+    const { budget } = pacer;
+    const use = { client: this.client, table: call.lane.table, kind: operator.kind, scheduler };
+    const paid = budget
+      ? budget.spend(cost, use).pipe(concatMap(() => operator.send(call, controller.signal)))
+      : defer(() => operator.send(call, controller.signal));
+    const done = (result: SendResult<R>) => {
+      operator.answered?.(call, result);
+      const decision = engine.finish(call, result.answer, scheduler.now());
+      const units = result.consumed ?? decision.done.reduce((sum, e) => sum + e.units, 0);
+      budget?.correct(units - cost);
+      pacer.observe({ startedAt, units, pushedBack: decision.pushedBack, fatal: decision.failed.some((f) => f.kind === 'fatal') });
+      const unprocessed = decision.again.length + decision.failed.filter((f) => f.kind === 'exhausted').length;
+      this.progress.recordCall(call.entries, unprocessed, units, pacer.limit, engine.inFlight);
+      this.progress.report();
+      this.drive();
+    };
+    this.track(paid, { next: done, error: (error) => done({ answer: { error } }) });
+  }
+}
+
+/** The batch engine as an operator: one {@link BatchRun} per subscription. */
 export function batchEngine<R, O>(
   client: DynamoDBSender,
   operator: BatchOperator<R, O>,
   settings: Omit<EngineSettings, 'lookahead'>,
-  options: BatchOptions & { maxConcurrency: number; scheduler: SchedulerLike; budget?: CapacityBudget; backpressure?: Backpressure },
+  options: ShellOptions,
 ): OperatorFunction<R, O> {
-  const { scheduler, backpressure: link } = options;
-  return (source) =>
-    new Observable<O>((subscriber) => {
-      const pacer = new Pacer(options.concurrency ?? 4, options.maxConcurrency, scheduler, options.budget);
-      const progress = new ProgressTracker(scheduler, options.onProgress, pacer.limit);
-      const emit = (values: readonly O[]) => {
-        for (const value of values) subscriber.next(value);
-      };
-      const engine = new Engine<R>(operator.spec, { ...settings, lookahead: () => 2 * pacer.limit }, (entry, error, refused) => {
-        const n = entry ? countOf(entry) : 1;
-        progress.progress[error ? 'failed' : 'done'] += n;
-        link?.release(n);
-        emit(operator.settled(entry, error, refused));
-      });
-      const calls = new Set<Subscription>();
-      const controller = new AbortController();
-      let timer: Subscription | undefined;
-      let timerAt = Infinity;
-      let sourceError: { error: unknown } | undefined;
-      let driving = false;
-      let again = false;
-
-      /** Does what can be done now: prepare, describe, send, end. Re-entrant calls run once more instead. */
-      const drive = (): void => {
-        if (driving) return void (again = true);
-        driving = true;
-        try {
-          do {
-            again = false;
-            step();
-          } while (again && !subscriber.closed);
-        } finally {
-          driving = false;
-        }
-      };
-
-      const step = () => {
-        if (subscriber.closed) return; // unsubscribed while emitting: start nothing more
-        const now = scheduler.now();
-        for (const table of engine.tablesToDescribe()) describe(table);
-        engine.prepare(now);
-        for (let call = engine.nextCall(now, pacer.limit); call && !subscriber.closed; call = engine.nextCall(now, pacer.limit))
-          start(call);
-        if (engine.halted) {
-          stopTaking.next();
-          emit(operator.halted());
-          progress.report(true);
-          return subscriber.error(engine.stopError());
-        }
-        if (engine.stopped) stopTaking.next(); // take nothing more; calls in flight finish
-        if (engine.idle) {
-          progress.report(true);
-          return sourceError ? subscriber.error(sourceError.error) : subscriber.complete();
-        }
-        wake(engine.wakeAt());
-      };
-
-      const wake = (at: number) => {
-        if (at === Infinity || at >= timerAt) return;
-        timer?.unsubscribe();
-        timerAt = at;
-        timer = scheduler.schedule(
-          () => {
-            timerAt = Infinity;
-            drive();
-          },
-          Math.max(0, at - scheduler.now()),
-        );
-      };
-
-      const describe = (table: string) => {
-        const given = operator.keyAttributesOf(table);
-        if (given) return engine.described(table, { attributes: given });
-        let subscription: Subscription | undefined = undefined;
-        const end = () => {
-          if (subscription) calls.delete(subscription);
-          drive();
-        };
-        subscription = describeKeySchema(client, table).subscribe({
-          next: (schema) => engine.described(table, schema),
-          error: (error: unknown) => {
-            engine.described(table, undefined, error);
-            end();
-          },
-          complete: end,
-        });
-        if (!subscription.closed) calls.add(subscription);
-      };
-
-      const start = (call: Call<R>) => {
-        operator.started(call);
-        const cost = operator.cost(call);
-        const startedAt = scheduler.now();
-        const { budget } = pacer;
-        const paid = budget
-          ? budget
-              .spend(cost, { client, table: call.lane.table, kind: operator.kind, scheduler })
-              .pipe(concatMap(() => operator.send(call, controller.signal)))
-          : defer(() => operator.send(call, controller.signal));
-        let subscription: Subscription | undefined = undefined;
-        const done = (result: SendResult<R>) => {
-          if (subscription) calls.delete(subscription);
-          operator.answered?.(call, result);
-          const decision = engine.finish(call, result.answer, scheduler.now());
-          const units = result.consumed ?? decision.done.reduce((sum, e) => sum + e.units, 0);
-          budget?.correct(units - cost);
-          pacer.observe({ startedAt, units, pushedBack: decision.pushedBack, fatal: decision.failed.some((f) => f.kind === 'fatal') });
-          progress.recordCall(
-            call.entries,
-            decision.again.length + decision.failed.filter((f) => f.kind === 'exhausted').length,
-            units,
-            pacer.limit,
-            engine.inFlight,
-          );
-          progress.report();
-          drive();
-        };
-        subscription = paid.subscribe({ next: done, error: (error: unknown) => done({ answer: { error } }) });
-        if (!subscription.closed) calls.add(subscription);
-      };
-
-      const stalls = link?.stalled.subscribe(() => {
-        engine.flushOnce();
-        drive();
-      });
-      const stopTaking = new Subject<void>();
-      const input = source.pipe(takeUntil(stopTaking)).subscribe({
-        next: (request) => {
-          progress.progress.taken++;
-          engine.take(request);
-          drive();
-        },
-        error: (error: unknown) => {
-          sourceError = { error };
-          engine.endOfSource();
-          drive();
-        },
-        complete: () => {
-          engine.endOfSource();
-          drive();
-        },
-      });
-      return () => {
-        stopTaking.next();
-        input.unsubscribe();
-        stalls?.unsubscribe();
-        timer?.unsubscribe();
-        // calls still in flight (unsubscribed from outside) are aborted, also during the SDK's own backoff
-        if (engine.inFlight > 0) controller.abort();
-        for (const call of calls) call.unsubscribe();
-        calls.clear();
-      };
-    });
+  return (source) => new Observable<O>((subscriber) => new BatchRun(client, operator, settings, options, subscriber).start(source));
 }

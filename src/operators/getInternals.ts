@@ -14,14 +14,13 @@ import { marshallOptionsOf, sendCommand, unmarshallOptionsOf } from '../internal
 import { BATCH_GET_MAX_KEYS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
 import { type FailureCode, type OnSettled, requestsOf } from '../internal/engine/engine.js';
 import { describeKeyValues, type Entry, wireKey } from '../internal/engine/entry.js';
-import { fastCommand } from '../internal/engine/fastCommand.js';
-import { describeKey } from '../internal/keys.js';
+import { fastCommand, parsedOutput } from '../internal/engine/fastCommand.js';
 import { attributeValuesOf, type MarshalSettings } from '../internal/marshal.js';
 import { batchSettings } from '../internal/options.js';
 import { prepareGet, requestTable } from '../internal/prepare.js';
 import { isRetryableError } from '../internal/retryable.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
-import { unmarshallerFor } from '../internal/unmarshal.js';
+import { exactUnmarshall, exactUnmarshallJson, unmarshallerFor } from '../internal/unmarshal.js';
 import type { BatchOptions, DynamoDBSender, GetRequest, Item } from '../types.js';
 import { type BatchOperator, batchEngine, type SendResult } from './batchInternals.js';
 
@@ -62,7 +61,18 @@ export interface GetOutcome {
 }
 
 type GetEntry = Entry<GetRequest>;
-type Found = Map<GetEntry, Record<string, AttributeValue>>;
+/** The items a call found, unmarshalled (or the error unmarshalling gave), by the entry that asked. */
+type Found = Map<GetEntry, Item | UnmarshalFailure>;
+/** An item DynamoDB gave that could not be unmarshalled. */
+class UnmarshalFailure {
+  constructor(readonly error: unknown) {}
+}
+/** What a call answered, matched to its entries. */
+interface ReadAnswer {
+  unprocessed: GetEntry[];
+  found: Found;
+  units?: number;
+}
 
 const CODES: Record<FailureCode, BatchGetErrorCode> = {
   invalidRequest: 'batchGet.invalidRequest',
@@ -82,8 +92,14 @@ export function projectionOf(
   };
 }
 
-/** The BatchGetItem body of a call, and the same as an ordinary input for wrappers. */
-function getCommand(table: string, entries: GetEntry[], params: Record<string, unknown>, consumed: boolean): BatchGetItemCommand {
+/** The BatchGetItem body of a call, and the same as an ordinary input for wrappers; `parse` reads the answer itself. */
+function getCommand(
+  table: string,
+  entries: GetEntry[],
+  params: Record<string, unknown>,
+  consumed: boolean,
+  parse?: (json: Record<string, unknown>) => ReadAnswer,
+): BatchGetItemCommand {
   const texts = entries.map((e) => e.json);
   const rest = JSON.stringify(params).slice(1, -1);
   const flags = consumed ? { ReturnConsumedCapacity: 'TOTAL' as const } : {};
@@ -91,22 +107,45 @@ function getCommand(table: string, entries: GetEntry[], params: Record<string, u
     body: `{"RequestItems":{${JSON.stringify(table)}:{"Keys":[${texts.join(',')}]${rest ? `,${rest}` : ''}}}${consumed ? ',"ReturnConsumedCapacity":"TOTAL"' : ''}}`,
     stub: { RequestItems: { [table]: { Keys: [], ...params } }, ...flags },
     input: () => ({ RequestItems: { [table]: { Keys: texts.map(attributeValuesOf), ...params } }, ...flags }),
+    parse,
   });
 }
 
-/** The items found and the keys left unprocessed, each matched to the entry that asked. */
-function answerOf(entries: GetEntry[], attributes: string[], output: BatchGetItemCommandOutput): { unprocessed: GetEntry[]; found: Found } {
+type Wire = Record<string, AttributeValue>;
+
+/**
+ * The items found and the keys left unprocessed, each matched to the entry that asked: from the SDK's output
+ * (AttributeValues), or straight from the response's JSON (binary as base64 text).
+ */
+function answerOf(
+  entries: GetEntry[],
+  attributes: string[],
+  output: {
+    Responses?: Record<string, Wire[]>;
+    UnprocessedKeys?: Record<string, { Keys?: Wire[] }>;
+    ConsumedCapacity?: Array<{ CapacityUnits?: number }>;
+  },
+  unmarshal: (item: Wire) => Item,
+): ReadAnswer {
   const byKey = new Map(entries.map((e) => [e.key, e]));
-  const entryOf = (av: Record<string, AttributeValue>) => {
+  const entryOf = (av: Wire) => {
     const entry = byKey.get(wireKey(av, attributes));
-    if (!entry) throw new Error(`DynamoDB returned a key that was not asked for in this call (${describeKey(av, attributes)})`);
+    if (!entry) throw new Error(`DynamoDB returned a key that was not asked for in this call (${wireKey(av, attributes)})`);
     return entry;
   };
   const found: Found = new Map();
-  for (const items of Object.values(output.Responses ?? {})) for (const item of items) found.set(entryOf(item), item);
+  for (const items of Object.values(output.Responses ?? {}))
+    for (const item of items) {
+      const entry = entryOf(item);
+      try {
+        found.set(entry, unmarshal(item));
+      } catch (error) {
+        found.set(entry, new UnmarshalFailure(error));
+      }
+    }
   const unprocessed: GetEntry[] = [];
   for (const { Keys } of Object.values(output.UnprocessedKeys ?? {})) for (const key of Keys ?? []) unprocessed.push(entryOf(key));
-  return { unprocessed, found };
+  return { unprocessed, found, units: unitsConsumed(output.ConsumedCapacity) };
 }
 
 /**
@@ -123,6 +162,7 @@ export function getRequestsInternal(
   const { consistentRead, projection, backpressure } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
   const unmarshal = unmarshallerFor(options.unmarshallOptions ?? unmarshallOptionsOf(client));
+  const exact = unmarshal === exactUnmarshall;
   const userBudget = toBudget(options.capacity);
   /** Read units per key before the answer says what was consumed: 1 per started 4 KB, half for eventual reads. */
   const unitsPerKey = consistentRead ? 1 : 0.5;
@@ -142,42 +182,47 @@ export function getRequestsInternal(
       const params = new Map<string, { attributes: string[]; extra: Record<string, unknown> }>();
       let signal: AbortSignal | undefined;
       const send = splitOnRejection(
-        (entries: GetEntry[]): Observable<{ unprocessed: GetEntry[]; response: { found: Found; units?: number } }> => {
+        (entries: GetEntry[]): Observable<{ unprocessed: GetEntry[]; response: ReadAnswer }> => {
           const { attributes, extra } = params.get(entries[0]!.table)!;
-          return sendCommand<BatchGetItemCommandOutput>(
-            client,
-            getCommand(entries[0]!.table, entries, extra, userBudget !== undefined),
-          ).pipe(
+          // with the exact unmarshalling (the default), the response's JSON is read straight into items
+          const parse = exact
+            ? (json: Record<string, unknown>) => answerOf(entries, attributes, json, exactUnmarshallJson as never)
+            : undefined;
+          const command = getCommand(entries[0]!.table, entries, extra, userBudget !== undefined, parse);
+          return sendCommand<BatchGetItemCommandOutput>(client, command, signal).pipe(
             map((output) => {
-              const answer = answerOf(entries, attributes, output);
-              return { unprocessed: answer.unprocessed, response: { found: answer.found, units: unitsConsumed(output.ConsumedCapacity) } };
+              const answer = parsedOutput<ReadAnswer>(output) ?? answerOf(entries, attributes, output, unmarshal);
+              return { unprocessed: answer.unprocessed, response: answer };
             }),
           );
         },
-        (a, b) => ({ found: new Map([...(a?.found ?? []), ...(b?.found ?? [])]), units: (a?.units ?? 0) + (b?.units ?? 0) }),
+        (a, b) => ({
+          unprocessed: [],
+          found: new Map([...(a?.found ?? []), ...(b?.found ?? [])]),
+          units: (a?.units ?? 0) + (b?.units ?? 0),
+        }),
       );
       /** One outcome per request a settled entry answers for; an item that cannot be unmarshalled fails alone. */
       const outcomes: (...args: Parameters<OnSettled<GetRequest>>) => GetOutcome[] = (entry, settledError, refused) => {
         let error = settledError as BatchGetError | undefined;
         let item: Item | undefined;
-        const av = entry && found.get(entry);
-        if (entry && av) {
+        const got = entry && found.get(entry);
+        if (entry && got) {
           found.delete(entry);
-          try {
-            item = unmarshal(av);
-          } catch (e) {
+          if (got instanceof UnmarshalFailure) {
+            const e = got.error as Error;
             const where = `table ${entry.table}, ${describeKeyValues(entry.values, params.get(entry.table)?.attributes ?? [])}`;
-            error = failure(
-              'nonRetryable',
-              `The item for ${where} could not be unmarshalled: ${(e as Error).message}.`,
-              e,
-              entry.attempts,
-              [entry.request],
-            );
-          }
+            error = failure('nonRetryable', `The item for ${where} could not be unmarshalled: ${e.message}.`, e, entry.attempts, [
+              entry.request,
+            ]);
+          } else item = got as Item;
         }
-        const requests = entry ? requestsOf(entry) : [refused!];
-        return requests.map(({ id, request }) => (error ? { id, request, item: undefined, error } : { id, request, item }));
+        if (!entry) return [{ id: refused!.id, request: refused!.request, item: undefined, error }];
+        if (!entry.merged)
+          return [
+            error ? { id: entry.id, request: entry.request, item: undefined, error } : { id: entry.id, request: entry.request, item },
+          ];
+        return requestsOf(entry).map(({ id, request }) => (error ? { id, request, item: undefined, error } : { id, request, item }));
       };
       const operator: BatchOperator<GetRequest, GetOutcome> = {
         kind: 'read',

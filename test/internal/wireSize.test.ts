@@ -1,10 +1,12 @@
 import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { itemWireBytes } from '../../src/internal/wireSize.js';
+import { fastCommand } from '../../src/internal/engine/fastCommand.js';
+import { attributeValuesOf, marshalJson, marshallItem } from '../../src/internal/marshal.js';
+import { item } from '../helpers/arbitraries.js';
 
-/** The real SDK serializes the request; a request handler that answers locally captures the exact body. */
+/** The real SDK serializes each request; a request handler that answers locally captures the exact body. */
 function capturingClient() {
   const bodies: string[] = [];
   const client = new DynamoDBClient({
@@ -13,8 +15,10 @@ function capturingClient() {
     credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
     maxAttempts: 1,
     requestHandler: {
-      handle: async (request: { body: string }) => {
-        bodies.push(request.body);
+      handle: async (request: { body: string | Uint8Array; headers: Record<string, string> }) => {
+        const body = typeof request.body === 'string' ? request.body : Buffer.from(request.body).toString('utf8');
+        bodies.push(body);
+        expect(request.headers['content-length']).toBe(String(Buffer.byteLength(body)));
         return {
           response: {
             statusCode: 200,
@@ -42,16 +46,36 @@ const items: Record<string, unknown>[] = [
   { pk: 'nested', l: [1, 'two', [true, false, null], { m: { deep: [[], {}] } }], m: { 'k"ey': 'v', '': 1 }, t: true, f: false, z: null },
 ];
 
-describe('itemWireBytes', () => {
-  it('should count exactly the bytes the SDK puts on the wire for an item', async () => {
+describe('the request body the toolkit writes (issue 9)', () => {
+  it('should be byte for byte what the SDK serializes for the same AttributeValues, so the 16 MiB count is exact', async () => {
     const { client, bodies } = capturingClient();
-    const overheads: number[] = [];
-    for (const item of items) {
-      const av = marshall(item, { removeUndefinedValues: true });
+    const check = async (values: Record<string, unknown>) => {
+      const av = marshallItem(values, { removeUndefinedValues: true });
       await client.send(new BatchWriteItemCommand({ RequestItems: { T: [{ PutRequest: { Item: av } }] } }));
-      overheads.push(Buffer.byteLength(bodies.at(-1)!, 'utf8') - itemWireBytes(av));
-    }
-    // the envelope around one item, {"RequestItems":{"T":[{"PutRequest":{"Item": … }}]}}, is the same for every item
-    expect(new Set(overheads)).toEqual(new Set([Buffer.byteLength('{"RequestItems":{"T":[{"PutRequest":{"Item":}}]}}')]));
+      expect(`{"RequestItems":{"T":[{"PutRequest":{"Item":${marshalJson(values, { removeUndefinedValues: true })}}}]}}`).toBe(
+        bodies.at(-1),
+      );
+    };
+    for (const values of items) await check(values);
+    await fc.assert(fc.asyncProperty(item(), check), { numRuns: 200 });
+    client.destroy();
+  });
+
+  it('should go on the wire in place of the SDK serialization, and give wrappers the ordinary input when they read it', async () => {
+    const { client, bodies } = capturingClient();
+    const text = marshalJson(items[1]!, {});
+    const prepared = () => ({
+      body: `{"RequestItems":{"T":[{"PutRequest":{"Item":${text}}}]}}`,
+      stub: { RequestItems: { T: [] } },
+      input: () => ({ RequestItems: { T: [{ PutRequest: { Item: attributeValuesOf(text) } }] } }),
+    });
+    await client.send(fastCommand(BatchWriteItemCommand, prepared()));
+    expect(bodies.at(-1)).toBe(prepared().body);
+    // a wrapper that reads (and may change) the input gets the SDK's own serialization of what it left there
+    const command = fastCommand(BatchWriteItemCommand, prepared());
+    (command.input.RequestItems!.T as unknown[]).length = 0;
+    await client.send(command).catch(() => undefined);
+    expect(bodies.at(-1)).toBe('{"RequestItems":{"T":[]}}');
+    client.destroy();
   });
 });

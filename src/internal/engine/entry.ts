@@ -56,7 +56,9 @@ function nativePart(value: unknown): string | undefined {
 function wirePart(value: AttributeValue | undefined): string {
   if (value?.S !== undefined) return `s${value.S}`;
   if (value?.N !== undefined) return `n${canonicalNumber(value.N)}`;
-  if (value?.B !== undefined) return `b${Buffer.from(value.B).toString('base64')}`;
+  // binary: bytes from the SDK, or base64 text straight from the wire
+  const b: unknown = value?.B;
+  if (b !== undefined) return `b${typeof b === 'string' ? b : Buffer.from(b as Uint8Array).toString('base64')}`;
   return '?';
 }
 

@@ -1,22 +1,31 @@
 /**
- * Batch commands whose request body the toolkit writes itself. The engine has already turned every item into the
- * exact DynamoDB JSON that goes on the wire (and measured it to the byte, for the 16 MiB limit); the SDK would walk
- * every AttributeValue again to serialize it, and once more to build a log line that its default logger throws
- * away. So the command carries two middlewares: one hands the SDK a one-line input (the table names only, which the
- * endpoint rules read), the other puts the prepared body in place before the request is measured and signed.
+ * Batch commands whose request body the toolkit writes itself, and whose response it may read itself. The engine
+ * has already turned every item into the exact DynamoDB JSON that goes on the wire (and measured it to the byte, for
+ * the 16 MiB limit); the SDK would walk every AttributeValue again to serialize it, and once more to build a log line
+ * that its default logger throws away. So the command carries middlewares that:
+ * - hand the SDK a one-line input (the table names only, which the endpoint rules read) and put the prepared body in
+ *   place before the request is measured and signed;
+ * - with the SDK's default (no-op) logger, skip building the filtered copies of input and output it would log;
+ * - with `parse`, read a successful response's JSON themselves (one `JSON.parse`, straight to what the engine needs)
+ *   instead of the SDK's schema walk; the output still answers `Responses`, `UnprocessedKeys`, … when asked.
  *
  * The command's `input` is still the full, ordinary one for anyone who looks: it is built from the prepared JSON on
  * first access. A wrapper that reads the input (a fault injector, a logger of its own) gets the SDK's normal
- * serialization of what it may have changed: the prepared body is used only when nobody touched the input.
+ * serialization of what it may have changed, and {@link parsedOutput} tells whether an output is still the one the
+ * toolkit read (a wrapper that made a new output gets its own values used).
  */
+import { attributeValuesOf } from '../marshal.js';
+
 /** The prepared parts of a batch command. */
-export interface PreparedBody<I> {
+export interface PreparedBody<I, P = unknown> {
   /** The whole JSON request body. */
   body: string;
   /** The input with only what the SDK reads before it serializes: `RequestItems` with empty lists, flags. */
   stub: I;
   /** The full input, built on demand. */
   input: () => I;
+  /** Reads a successful response body; its result is what {@link parsedOutput} gives. */
+  parse?: (json: Record<string, unknown>) => P;
 }
 
 interface Stack {
@@ -26,20 +35,44 @@ interface Args {
   input: unknown;
   request?: { body?: unknown; headers?: Record<string, string> };
 }
+interface Context {
+  logger?: { constructor?: { name?: string } };
+  dynamoDbDocumentClientOptions?: Record<string, unknown>;
+  [PARSED]?: { text: string; names: string[]; value: unknown };
+}
+interface Response {
+  statusCode?: number;
+  body?: unknown;
+}
+
+const PARSED = Symbol('rxjs-dynamodb parsed output');
+const quiet = () => undefined;
+
+/** The output's value as the toolkit parsed it, or `undefined` when the output was not read by it or was replaced since. */
+export function parsedOutput<P>(output: object): P | undefined {
+  const own = Object.getOwnPropertyDescriptor(output, PARSED);
+  return own ? (own.value as P) : undefined;
+}
+
+async function bodyText(body: unknown): Promise<string> {
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Uint8Array | string>)
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 /**
  * A command of class `Command` with a lazily built `input` and the prepared body. `Command` is the SDK's own class,
  * so that everything recognising batch commands by class (the SDK, fault injectors, test fakes) still does.
  */
-export function fastCommand<C, I extends object>(Command: new (input: I) => C, prepared: PreparedBody<I>): C {
+export function fastCommand<C, I extends object, P = unknown>(Command: new (input: I) => C, prepared: PreparedBody<I, P>): C {
   let full: I | undefined;
   let touched = false;
   let swapped = false;
   const input = {} as I;
-  for (const [name, value] of Object.entries(prepared.stub)) {
-    if (name === 'RequestItems') continue;
-    (input as Record<string, unknown>)[name] = value;
-  }
+  for (const [name, value] of Object.entries(prepared.stub)) if (name !== 'RequestItems') (input as Record<string, unknown>)[name] = value;
   Object.defineProperty(input, 'RequestItems', {
     enumerable: true,
     get: () => {
@@ -51,10 +84,19 @@ export function fastCommand<C, I extends object>(Command: new (input: I) => C, p
   const command = new Command(input);
   const stack = (command as unknown as { middlewareStack: Stack }).middlewareStack;
   stack.add(
-    (next: (args: Args) => Promise<unknown>) => (args: Args) => {
+    (next: (args: Args) => Promise<{ output: object }>, context: Context) => async (args: Args) => {
       if (touched || args.input !== input) return next(args);
       swapped = true;
-      return next({ ...args, input: prepared.stub });
+      if (!context.logger || context.logger.constructor?.name === 'NoOpLogger')
+        context.dynamoDbDocumentClientOptions = {
+          ...context.dynamoDbDocumentClientOptions,
+          overrideInputFilterSensitiveLog: quiet,
+          overrideOutputFilterSensitiveLog: quiet,
+        };
+      const result = await next({ ...args, input: prepared.stub });
+      const parsed = context[PARSED];
+      if (parsed) answerLazily(result.output, parsed);
+      return result;
     },
     { step: 'initialize', priority: 'high', name: 'rxjsDynamodbPreparedInput' },
   );
@@ -68,5 +110,30 @@ export function fastCommand<C, I extends object>(Command: new (input: I) => C, p
     },
     { step: 'build', priority: 'high', name: 'rxjsDynamodbPreparedBody' },
   );
+  const { parse } = prepared;
+  if (parse)
+    stack.add(
+      (next: (args: Args) => Promise<{ response: Response }>, context: Context) => async (args: Args) => {
+        const result = await next(args);
+        const { response } = result;
+        if (!swapped || !response || (response.statusCode ?? 0) < 200 || (response.statusCode ?? 0) >= 300) return result;
+        const text = await bodyText(response.body);
+        const json = JSON.parse(text) as Record<string, unknown>;
+        context[PARSED] = { text, names: Object.keys(json), value: parse(json) };
+        response.body = Buffer.from('{}');
+        return result;
+      },
+      // after the SDK's deserializer in the chain, so it sees the raw response first
+      { step: 'deserialize', priority: 'low', name: 'rxjsDynamodbParsedOutput' },
+    );
   return command;
+}
+
+/** The output answers every field of the response, built from its text when first read, and carries the parsed value. */
+function answerLazily(output: object, { text, names, value }: { text: string; names: string[]; value: unknown }): void {
+  let all: Record<string, unknown> | undefined;
+  const field = (name: string) => () => (all ??= attributeValuesOf(text) as unknown as Record<string, unknown>)[name];
+  for (const name of names)
+    if (!(name in output)) Object.defineProperty(output, name, { enumerable: true, configurable: true, get: field(name) });
+  Object.defineProperty(output, PARSED, { value, enumerable: false });
 }
