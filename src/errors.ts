@@ -94,3 +94,31 @@ export class BatchGetFailure {
     readonly error: BatchGetError | InvalidRequestError,
   ) {}
 }
+
+/** Why a source stopped. */
+export type SourceErrorCode =
+  /** A page could not be read: the call kept failing with throttling or transient errors, or failed with another. */
+  'source.pageFailed';
+
+/**
+ * The error a source (`scan`, `query`, `scanPages`, `queryPages`, `parallelScan`) fails with: where to start again,
+ * and the underlying error as `cause`. Every item of the pages before is emitted already; resume with
+ * `{ startKey }` (or, for `parallelScan`, `{ segments, startKeys }`) and nothing is read twice or missed.
+ */
+export class SourceError extends Error {
+  override readonly name = 'SourceError';
+  readonly code: SourceErrorCode = 'source.pageFailed';
+
+  constructor(
+    message: string,
+    /** The `LastEvaluatedKey` of the last page emitted: pass it as `startKey`. `undefined`: start from the beginning. */
+    readonly startKey: Record<string, unknown> | undefined,
+    cause: unknown,
+    /** `parallelScan` only: the segments not finished (pass as `segments`) … */
+    readonly segments?: number[],
+    /** … and where each of them starts again (pass as `startKeys`); a segment not in it starts from its beginning. */
+    readonly startKeys?: Record<number, Record<string, unknown>>,
+  ) {
+    super(message, { cause });
+  }
+}

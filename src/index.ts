@@ -19,6 +19,8 @@ export {
   BatchGetFailure,
   BatchWriteError,
   InvalidRequestError,
+  SourceError,
+  type SourceErrorCode,
   type BatchGetErrorCode,
   type BatchWriteErrorCode,
   type InvalidRequestCode,

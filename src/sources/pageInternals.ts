@@ -9,7 +9,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { NativeAttributeValue, unmarshallOptions } from '@aws-sdk/util-dynamodb';
-import { asyncScheduler, concatMap, defer, EMPTY, expand, map, type Observable, of, type SchedulerLike, tap } from 'rxjs';
+import { asyncScheduler, catchError, concatMap, defer, EMPTY, expand, map, type Observable, of, type SchedulerLike, tap } from 'rxjs';
+import { SourceError } from '../errors.js';
 import { validateBackoff } from '../internal/backoff.js';
 import type { Backpressure } from '../backpressure.js';
 import { marshallOptionsOf, sendCommand, unmarshallOptionsOf } from '../internal/client.js';
@@ -132,12 +133,24 @@ export function paginate(
 
   /** Units a page consumed, as DynamoDB reported them (or half a unit per item when it did not). */
   const owedFor = (page: Page) => (budget ? (page.ConsumedCapacity?.CapacityUnits ?? page.Count * 0.5) : 0);
-  return defer(() =>
-    fetch(firstKey ? marshallItem(firstKey, marshalling) : undefined, 0).pipe(
+  return defer(() => {
+    /** Where to start again if a page fails: after the last page emitted. */
+    let resumeAt = firstKey;
+    return fetch(firstKey ? marshallItem(firstKey, marshalling) : undefined, 0).pipe(
       expand((page) => {
         const next = wireKeys.get(page);
         return next ? fetch(next, owedFor(page)) : EMPTY;
       }),
-    ),
-  );
+      tap((page) => (resumeAt = page.LastEvaluatedKey)),
+      catchError((error: unknown) => {
+        const e = error as { name?: string; message?: string };
+        const where = resumeAt ? 'after the last page emitted: pass .startKey to go on' : 'at the beginning';
+        throw new SourceError(
+          `${kind === 'scan' ? 'Scan' : 'Query'} of ${table} failed with ${e?.name}: ${e?.message}. It stopped ${where}.`,
+          resumeAt,
+          error,
+        );
+      }),
+    );
+  });
 }

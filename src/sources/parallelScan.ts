@@ -1,4 +1,5 @@
-import { from, mergeMap, type Observable } from 'rxjs';
+import { catchError, defer, from, mergeMap, type Observable, tap } from 'rxjs';
+import { SourceError } from '../errors.js';
 import { toBudget } from '../capacity.js';
 import type { DynamoDBSender, Item, Key } from '../types.js';
 import { paginate, type ScanInput, type SourceOptions } from './pageInternals.js';
@@ -54,16 +55,40 @@ export function parallelScan(client: DynamoDBSender, input: ScanInput, options: 
   if (new Set(segments).size !== segments.length) throw new RangeError(`segments must not repeat, got [${segments.join(', ')}]`);
   const { concurrency = Math.max(1, segments.length) } = options;
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
-  return from(segments).pipe(
-    mergeMap(
-      (segment) =>
-        paginate(
-          client,
-          'scan',
-          { ...input, Segment: segment, TotalSegments: totalSegments },
-          { ...rest, capacity: budget, startKey: startKeys[segment] },
-        ).pipe(mergeMap((page) => page.Items)),
-      concurrency,
-    ),
-  );
+  return defer(() => {
+    // where each segment stands, for the error that lets a stopped scan go on: done, or its last page's key
+    const left = new Set(segments);
+    const at: Record<number, Key> = { ...startKeys };
+    return from(segments).pipe(
+      mergeMap(
+        (segment) =>
+          paginate(
+            client,
+            'scan',
+            { ...input, Segment: segment, TotalSegments: totalSegments },
+            { ...rest, capacity: budget, startKey: startKeys[segment] },
+          ).pipe(
+            tap({
+              next: (page) => (page.LastEvaluatedKey ? (at[segment] = page.LastEvaluatedKey) : delete at[segment]),
+              complete: () => left.delete(segment),
+            }),
+            mergeMap((page) => page.Items),
+          ),
+        concurrency,
+      ),
+      catchError((error: unknown) => {
+        const remaining = [...left].sort((a, b) => a - b);
+        const keys = Object.fromEntries(remaining.filter((s) => at[s] !== undefined).map((s) => [s, at[s]!]));
+        const cause = error instanceof SourceError ? (error.cause ?? error) : error;
+        const e = cause as { name?: string; message?: string };
+        throw new SourceError(
+          `Parallel scan of ${input.TableName} failed with ${e?.name}: ${e?.message}. Segments ${remaining.join(', ')} are not finished: pass .segments and .startKeys to go on.`,
+          undefined,
+          cause,
+          remaining,
+          keys,
+        );
+      }),
+    );
+  });
 }

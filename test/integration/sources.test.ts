@@ -190,7 +190,7 @@ describe('scan against DynamoDB Local', () => {
     expect(sorted(got)).toEqual(sorted(items));
   });
 
-  it('should give up a page after maxAttempts throttled calls with the throttling error', async () => {
+  it('should give up a page after maxAttempts throttled calls with a SourceError whose cause is the throttling error', async () => {
     const counter = countingScans(client, 100);
 
     const error = await run(
@@ -200,7 +200,9 @@ describe('scan against DynamoDB Local', () => {
       (e: unknown) => e as Error,
     );
 
-    expect(error?.name).toBe('ProvisionedThroughputExceededException');
+    expect(error?.name).toBe('SourceError');
+    expect((error?.cause as Error).name).toBe('ProvisionedThroughputExceededException');
+    expect((error as unknown as { startKey: unknown }).startKey).toBeUndefined(); // the first page: start again from the beginning
     expect(counter.scans).toBe(3);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { map, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { scan, scanPages } from 'rxjs-dynamodb';
+import { parallelScan, scan, scanPages, SourceError } from 'rxjs-dynamodb';
 import { fakeScanClient } from '../helpers/fakeScanClient.js';
 
 const pages = [[{ pk: 'a' }, { pk: 'b' }], [{ pk: 'c' }], [{ pk: 'd' }, { pk: 'e' }]];
@@ -108,5 +108,57 @@ describe('scanPages (virtual time)', () => {
         ExpressionAttributeValues: { ':s': { S: 'open' }, ':n': { N: '3' } },
       });
     });
+  });
+});
+
+describe('source errors (issue 9)', () => {
+  const missing = () => Object.assign(new Error('gone'), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } });
+
+  it('should fail with a SourceError holding the key to resume from, and resume from it without reading a page twice', () => {
+    const scheduler = newScheduler();
+    let error: SourceError | undefined;
+    const seen: unknown[] = [];
+    scheduler.run(({ cold, flush }) => {
+      const fake = fakeScanClient(() => scheduler.now(), cold, pages, { answer: (i) => (i === 2 ? { error: missing() } : undefined) });
+      scan(fake.client, { TableName: 'T' }, { scheduler }).subscribe({
+        next: (i) => seen.push(i.pk),
+        error: (e: SourceError) => (error = e),
+      });
+      flush();
+    });
+    expect(seen).toEqual(['a', 'b', 'c']);
+    expect(error).toBeInstanceOf(SourceError);
+    expect(error!.code).toBe('source.pageFailed');
+    expect((error!.cause as Error).name).toBe('ResourceNotFoundException');
+    expect(error!.startKey).toEqual({ page: 2 });
+    expect(error!.message).toMatch(/^Scan of T failed with ResourceNotFoundException: gone\. It stopped after the last page emitted/);
+
+    const rest: unknown[] = [];
+    scheduler.run(({ cold, flush }) => {
+      const fake = fakeScanClient(() => scheduler.now(), cold, pages);
+      scan(fake.client, { TableName: 'T' }, { scheduler, startKey: error!.startKey }).subscribe((i) => rest.push(i.pk));
+      flush();
+    });
+    expect(rest).toEqual(['d', 'e']);
+  });
+
+  it('should give parallelScan the segments not finished and where each starts again', () => {
+    const scheduler = newScheduler();
+    let error: SourceError | undefined;
+    scheduler.run(({ cold, flush }) => {
+      // segments 0 and 1 read a page each; segment 1's second call fails (call 3, at 3) while segment 0's is in flight;
+      // segment 2 waits (concurrency 2) and never starts
+      const fake = fakeScanClient(() => scheduler.now(), cold, pages, {
+        answer: (i) => (i === 3 ? { error: missing() } : undefined),
+      });
+      parallelScan(fake.client, { TableName: 'T' }, { totalSegments: 3, concurrency: 2, scheduler }).subscribe({
+        error: (e: SourceError) => (error = e),
+      });
+      flush();
+    });
+    expect(error).toBeInstanceOf(SourceError);
+    expect(error!.segments).toEqual([0, 1, 2]);
+    expect(error!.startKeys).toEqual({ 0: { page: 1 }, 1: { page: 1 } });
+    expect(error!.message).toMatch(/Segments 0, 1, 2 are not finished/);
   });
 });
