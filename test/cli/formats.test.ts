@@ -329,4 +329,14 @@ describe('rxjs-dynamodb file formats (issue 8: every value survives every path)'
     expect(Object.keys(t4.meta!.M!)).toEqual(['__proto__']);
     expect(canonical(t4.big!)).toEqual(canonical({ L: [{ N: '1E+125' }, { N: '1E-130' }] }));
   });
+
+  it('should copy every type exactly, string and binary keys, through copy --create-table (issue 8)', async () => {
+    for (const source of [stringKeyed, binaryKeyed]) {
+      const target = uniqueTable('CliEveryTypeCopy');
+      const run = await runCli(['copy', '--from', source, '--to', target, '--create-table', '--json', ...connection]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(jsonSummary(run.stdout)).toMatchObject({ ok: true, written: 6, failed: 0 });
+      expect(await expectSameItems(client, source, target)).toBe(6);
+    }
+  });
 });
