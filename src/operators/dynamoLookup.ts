@@ -1,4 +1,4 @@
-import { map, Observable, type OperatorFunction } from 'rxjs';
+import { defer, map, Observable, type OperatorFunction } from 'rxjs';
 import { BatchGetError } from '../errors.js';
 import type { DynamoDBSender, GetRequest, Item, Key } from '../types.js';
 import type { BatchGetTableOptions } from './dynamoBatchGet.js';
@@ -43,15 +43,23 @@ export interface Lookup {
 export function dynamoLookup(client: DynamoDBSender, table: string, options: BatchGetTableOptions = {}): OperatorFunction<Key, Lookup> {
   const read = getRequestsInternal(client, (t) => (t === table ? options.keyAttributes : undefined), options);
   return (keys) =>
-    keys.pipe(
-      map((key): GetRequest => ({ table, key })),
-      read,
-      inInputOrder(),
-    );
+    defer(() => {
+      const ids = new WeakMap<GetRequest, number>();
+      let next = 0;
+      return keys.pipe(
+        map((key): GetRequest => {
+          const request = { table, key };
+          ids.set(request, next++);
+          return request;
+        }),
+        read,
+        inInputOrder(ids),
+      );
+    });
 }
 
 /** Re-orders outcomes by `id` (0, 1, 2, …): each is emitted once every earlier one has been. */
-function inInputOrder(): OperatorFunction<GetOutcome, Lookup> {
+function inInputOrder(ids: WeakMap<GetRequest, number>): OperatorFunction<GetOutcome, Lookup> {
   return (source) =>
     new Observable<Lookup>((subscriber) => {
       const waiting = new Map<number, GetOutcome>();
@@ -67,10 +75,13 @@ function inInputOrder(): OperatorFunction<GetOutcome, Lookup> {
         // keys read but held back for order are handed back with the error, so that none is lost
         error: (error: unknown) => {
           if (!(error instanceof BatchGetError) || waiting.size === 0) return subscriber.error(error);
-          const held = [...waiting.values()].sort((a, b) => a.id - b.id).map((o) => o.request);
+          // merged by input order: the requests are the very objects numbered when taken
+          const held = [...waiting.values()];
+          const order = (request: GetRequest) => ids.get(request) ?? Infinity;
+          const unprocessed = [...held.map((o) => o.request), ...error.unprocessed].sort((a, b) => order(a) - order(b));
           subscriber.error(
             new BatchGetError(error.code, error.message, {
-              unprocessed: [...held, ...error.unprocessed],
+              unprocessed,
               attempts: error.attempts,
               cause: error.cause,
             }),

@@ -142,8 +142,7 @@ export class Engine<R> {
     if (lane.schemaError) return this.refuse({ id, request }, lane.table, lane.schemaError.error);
     const prepared = this.spec.prepare(id, request, lane.schema!);
     if (prepared instanceof InvalidRequestError) return this.refuse({ id, request }, lane.table, prepared);
-    if (lane.pending === 0) lane.firstQueuedAt = now;
-    lane.admit(prepared);
+    lane.admit(prepared, now);
   }
 
   /** A request that cannot be sent: refused before any call, or its table could not be described. */
@@ -166,11 +165,11 @@ export class Engine<R> {
     const lanes = this.laneList;
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[(this.turn + i) % lanes.length]!;
-      const timedOut = lane.pending > 0 && now >= lane.firstQueuedAt + this.settings.maxBatchWaitMs;
+      const timedOut = lane.queuedCount > 0 && now >= lane.firstQueuedAt + this.settings.maxBatchWaitMs;
       const entries = lane.nextCall(now, this.spec.maxCount, this.spec.maxBytes, lane.flush || lane.flushOnce || timedOut);
       if (!entries) continue;
       lane.flushOnce = false;
-      if (lane.pending > 0) lane.firstQueuedAt = now;
+      if (lane.queuedCount > 0) lane.firstQueuedAt = now;
       this.turn = (this.turn + i + 1) % lanes.length;
       for (const e of entries) e.attempts++;
       lane.inFlight++;
@@ -258,12 +257,15 @@ export class Engine<R> {
     );
   }
 
-  /** When the engine next has something to do by the clock (a retry due, a batch timing out), or `Infinity`. */
+  /**
+   * When the engine next has something to do by the clock (a retry due, a batch timing out), or `Infinity`. A time
+   * already past means it waits for a free slot: an answer, not the clock, moves it on.
+   */
   wakeAt(): number {
     let at = Infinity;
     for (const lane of this.laneList) {
       at = Math.min(at, lane.nextRetryAt);
-      if (lane.pending > 0 && !lane.flush) at = Math.min(at, lane.firstQueuedAt + this.settings.maxBatchWaitMs);
+      if (lane.queuedCount > 0 && !lane.flush) at = Math.min(at, lane.firstQueuedAt + this.settings.maxBatchWaitMs);
     }
     return at;
   }

@@ -33,7 +33,7 @@ export class Lane<R> {
   flush = false;
   /** One call may go out not full: the backpressure link is waiting for what this lane holds. */
   flushOnce = false;
-  /** When the oldest queued entry was queued (for `maxBatchWaitMs`). */
+  /** When the oldest entry of the queue was queued (for `maxBatchWaitMs`); retries waiting do not count. */
   firstQueuedAt = 0;
 
   constructor(
@@ -51,6 +51,11 @@ export class Lane<R> {
   /** Entries ready for a call or waiting to retry. */
   get pending(): number {
     return this.queued.length - this.queuedHead + this.retries.length;
+  }
+
+  /** Entries ready for a call (not counting those waiting to retry). */
+  get queuedCount(): number {
+    return this.queued.length - this.queuedHead;
   }
 
   take(id: number, request: R): void {
@@ -76,11 +81,13 @@ export class Lane<R> {
   }
 
   /** A prepared entry: through the gate, then queued (unless it rides on, or waits behind, a live one). */
-  admit(entry: Entry<R>): void {
-    if (this.gate.admit(entry) === 'new') this.enqueue(entry);
+  admit(entry: Entry<R>, now: number): void {
+    if (this.gate.admit(entry) === 'new') this.enqueue(entry, now);
   }
 
-  enqueue(entry: Entry<R>): void {
+  /** Queues an entry for a call; the first of an empty queue starts the `maxBatchWaitMs` clock. */
+  enqueue(entry: Entry<R>, now: number): void {
+    if (this.queuedCount === 0) this.firstQueuedAt = now;
     entry.state = 'queued';
     this.queued.push(entry);
   }

@@ -7,7 +7,7 @@ import { entry, type Req } from '../../helpers/entries.js';
 function laneWith(count: number, bytes: number[] = []): { lane: Lane<Req>; queued: Array<Entry<Req>> } {
   const lane = new Lane<Req>('T', 'order');
   const queued = Array.from({ length: count }, (_, i) => entry(i, { key: `q${i}`, bytes: bytes[i] ?? 10 }));
-  for (const e of queued) lane.admit(e);
+  for (const e of queued) lane.admit(e, 0);
   return { lane, queued };
 }
 const ids = (call: Array<Entry<Req>> | undefined) => call?.map((e) => e.id);
@@ -79,7 +79,7 @@ describe('Lane.nextCall', () => {
   it('should cap a call of due retries at maxCount and maxBytes, keeping the rest for the next call', () => {
     const lane = new Lane<Req>('T', 'order');
     for (let i = 0; i < 4; i++) lane.retry(entry(i, { key: `r${i}` }), 0);
-    lane.admit(entry(9, { key: 'q' }));
+    lane.admit(entry(9, { key: 'q' }), 0);
     expect(ids(lane.nextCall(0, 3, BIG, false))).toEqual([0, 1, 2]);
     expect(ids(lane.nextCall(0, 3, 15, false))).toEqual([3]);
     expect(ids(lane.nextCall(0, 3, BIG, true))).toEqual([9]);
@@ -88,14 +88,14 @@ describe('Lane.nextCall', () => {
   it('should not queue a request that rides on, or waits behind, a live one', () => {
     const lane = new Lane<Req>('T', 'order');
     const first = entry(0);
-    lane.admit(first);
-    lane.admit(entry(1));
+    lane.admit(first, 0);
+    lane.admit(entry(1), 0);
     expect(lane.pending).toBe(1);
     const call = lane.nextCall(0, 25, BIG, true)!;
     expect(call).toEqual([first]);
     expect(first.id).toBe(1);
     const held = entry(2);
-    lane.admit(held);
+    lane.admit(held, 0);
     expect([lane.pending, held.state, lane.gate.size]).toEqual([0, 'held', 2]);
     expect(lane.nextCall(0, 25, BIG, true)).toBeUndefined();
   });
@@ -139,11 +139,11 @@ describe('Lane.leftovers', () => {
     const lane = new Lane<Req>('T', 'order');
     const inFlight = entry(0, { key: 'a' });
     const queued = entry(1, { key: 'b' });
-    lane.admit(inFlight);
+    lane.admit(inFlight, 0);
     lane.nextCall(0, 1, BIG, false);
-    lane.admit(queued);
+    lane.admit(queued, 0);
     const held = entry(2, { key: 'a' });
-    lane.admit(held);
+    lane.admit(held, 0);
     const retried = entry(3, { key: 'c' });
     lane.retry(retried, 100);
     lane.take(4, { key: 'd' });
