@@ -1,6 +1,7 @@
 import { DescribeTableCommand, type DescribeTableCommandOutput } from '@aws-sdk/client-dynamodb';
 import { concatMap, defer, map, type Observable, of, type SchedulerLike, shareReplay, timer } from 'rxjs';
 import { sendCommand } from './internal/client.js';
+import type { RateController } from './internal/engine/controller.js';
 import type { DynamoDBSender } from './types.js';
 
 /** How fast a budget may spend DynamoDB capacity units. */
@@ -40,6 +41,18 @@ export class Gcra {
   /** Charges more (positive) or gives back (negative) units already reserved. */
   correct(units: number): void {
     this.tat += (units / this.rate) * 1000;
+  }
+
+  /** When everything reserved so far is paid for (`-Infinity` before the first reservation). */
+  get paidUntil(): number {
+    return this.tat;
+  }
+
+  /** A new rate from `now`: what is reserved and not yet paid for is paid at the new rate. */
+  setRate(rate: number, now: number): void {
+    const owed = this.rate === Infinity ? 0 : (Math.max(0, this.tat - now) * this.rate) / 1000;
+    this.rate = rate;
+    this.tat = now + (rate === Infinity ? 0 : (owed / rate) * 1000);
   }
 }
 
@@ -163,57 +176,11 @@ export function unitsConsumed(consumed: Array<{ CapacityUnits?: number }> | unde
   return consumed.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
 }
 
-/**
- * The rate half of `concurrency: 'adaptive'`: a budget with no limit until DynamoDB throttles, then the rate it was
- * really serving (the units processed in the last second, less 5 %), probed upwards by 5 % per clean second and cut
- * again, at most once per throttling event, whenever it throttles. Concurrency alone cannot do this: one call at a
- * time can already be many times a small table's capacity.
- */
-export class AdaptiveRate {
-  readonly budget: CapacityBudget;
-  private rate = Infinity;
-  private served: Array<[number, number]> = [];
-  private lastCut = -Infinity;
-  private lastRaise = 0;
+const shared = new WeakMap<CapacityBudget, Map<string, RateController>>();
 
-  constructor(private readonly scheduler: SchedulerLike) {
-    const gcra = new Gcra(Infinity, 0);
-    this.budget = {
-      options: {},
-      spent: 0,
-      get unitsPerSecond() {
-        return undefined;
-      },
-      spend: (units) =>
-        defer(() => {
-          if (this.rate === Infinity) return of(undefined);
-          gcra.rate = this.rate;
-          const wait = gcra.reserve(units, this.scheduler.now());
-          return wait > 0 ? timer(wait, this.scheduler).pipe(map(() => undefined)) : of(undefined);
-        }),
-      correct: () => undefined,
-    };
-  }
-
-  /** The rate in force: Infinity until the first throttling. */
-  get unitsPerSecond(): number {
-    return this.rate;
-  }
-
-  /** After each call: the units it got processed, whether it was throttled, and when it started. */
-  observe(units: number, throttled: boolean, startedAt: number): void {
-    const now = this.scheduler.now();
-    this.served.push([now, units]);
-    while (this.served.length > 0 && this.served[0]![0] <= now - 1000) this.served.shift();
-    if (throttled) {
-      if (startedAt < this.lastCut) return; // this throttling event has been answered already
-      const lastSecond = this.served.reduce((sum, [, u]) => sum + u, 0);
-      this.rate = Math.max(1, Math.min(this.rate, lastSecond * 0.95));
-      this.lastCut = now;
-      this.lastRaise = now;
-    } else if (this.rate !== Infinity && now - this.lastRaise >= 1000) {
-      this.rate *= 1.05;
-      this.lastRaise = now;
-    }
-  }
+/** The rate controllers of the operators that share a budget, one per table and direction (`concurrency: 'adaptive'`). */
+export function controllersOf(budget: CapacityBudget): Map<string, RateController> {
+  let controllers = shared.get(budget);
+  if (!controllers) shared.set(budget, (controllers = new Map()));
+  return controllers;
 }

@@ -24,6 +24,11 @@ export interface Progress {
   concurrency: number;
   /** Calls in flight now. */
   inFlight: number;
+  /**
+   * With `concurrency: 'adaptive'`: the rate the throughput controller drives the table at now, in capacity units per
+   * second (`null` while nothing has pushed back: only the calls in flight bound it), and why.
+   */
+  rate?: { unitsPerSecond: number | null; reason: string };
   /** Since subscribe. */
   elapsedMs: number;
   /** True on the last report, when the stream completes or errors. */
@@ -72,6 +77,11 @@ export class ProgressTracker {
     p.unitsConsumed += units;
     p.concurrency = concurrency;
     p.inFlight = inFlight;
+  }
+
+  /** The throughput controller's rate now, and why. */
+  recordRate(unitsPerSecond: number, reason: string): void {
+    this.progress.rate = { unitsPerSecond: unitsPerSecond === Infinity ? null : Math.round(unitsPerSecond), reason };
   }
 
   report(complete = false): void {

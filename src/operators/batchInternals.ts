@@ -6,9 +6,9 @@
  * business (`BatchOperator`): one result per batch for writes, one outcome per key for reads.
  */
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import { setMaxListeners } from 'node:events';
 import {
   concatMap,
-  defer,
   Observable,
   type Observable as Obs,
   type OperatorFunction,
@@ -25,7 +25,8 @@ import type { CallAnswer } from '../internal/engine/decide.js';
 import { type Call, countOf, Engine, type EngineSettings, type EngineSpec, type OnSettled } from '../internal/engine/engine.js';
 import { Pacer } from '../internal/engine/pacer.js';
 import { ProgressTracker } from '../internal/progress.js';
-import type { BatchOptions, DynamoDBSender } from '../types.js';
+import { backoffDelay } from '../internal/backoff.js';
+import type { BackoffOptions, BatchOptions, DynamoDBSender } from '../types.js';
 
 /** What one call gave: its answer, and the capacity units DynamoDB said it consumed (when it said). */
 export interface SendResult<R> {
@@ -63,6 +64,15 @@ export type ShellOptions = BatchOptions & {
   budget?: CapacityBudget;
   backpressure?: Backpressure;
 };
+/** The engine's settings an operator gives; the shell adds the lookahead and the retry timing (from the pacer). */
+export type EngineSettingsOf = Omit<EngineSettings, 'lookahead' | 'retryAt'> & { backoff: BackoffOptions; random: () => number };
+
+/** One controller for every call of a subscription: each call listens to it, so it may have many listeners. */
+function abortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
 
 /** One subscription of a batch operator: the engine, its pacer and progress, and the Observables that drive them. */
 class BatchRun<R, O> {
@@ -71,7 +81,7 @@ class BatchRun<R, O> {
   private readonly engine: Engine<R>;
   private readonly scheduler: SchedulerLike;
   private readonly work = new Set<Subscription>();
-  private readonly controller = new AbortController();
+  private readonly controller = abortController();
   private readonly stopTaking = new Subject<void>();
   private timer: Subscription | undefined;
   private timerAt = Infinity;
@@ -82,14 +92,25 @@ class BatchRun<R, O> {
   constructor(
     private readonly client: DynamoDBSender,
     private readonly operator: BatchOperator<R, O>,
-    settings: Omit<EngineSettings, 'lookahead'>,
+    settings: EngineSettingsOf,
     private readonly options: ShellOptions,
     private readonly subscriber: Subscriber<O>,
   ) {
     this.scheduler = options.scheduler;
-    this.pacer = new Pacer(options.concurrency ?? 4, options.maxConcurrency, options.scheduler, options.budget);
+    const pacer = (this.pacer = new Pacer(options.concurrency ?? 4, options.maxConcurrency, options.scheduler, options.budget));
     this.progress = new ProgressTracker(options.scheduler, options.onProgress, this.pacer.limit);
-    this.engine = new Engine<R>(operator.spec, { ...settings, lookahead: () => 2 * this.pacer.limit }, (entry, error, refused) => {
+    const { backoff, random } = settings;
+    /**
+     * When a request goes again. Without a rate controller: after the backoff. With one, the rate paces every call
+     * already, so a retry waits a few backoff steps at most while the table pushes back; otherwise what came back
+     * was not about the table's capacity, and the first retry goes at once, the next ones after one backoff step.
+     */
+    const retryAt = (entry: { table: string; attempts: number }, now: number) => {
+      if (!pacer.adaptive) return now + backoffDelay(entry.attempts, backoff, random);
+      if (pacer.saturated(entry.table, operator.kind)) return now + backoffDelay(Math.min(entry.attempts, 3), backoff, random);
+      return entry.attempts <= 1 ? now : now + backoffDelay(1, backoff, random);
+    };
+    this.engine = new Engine<R>(operator.spec, { ...settings, retryAt, lookahead: () => 2 * this.pacer.limit }, (entry, error, refused) => {
       const n = entry ? countOf(entry) : 1;
       this.progress.progress[error ? 'failed' : 'done'] += n;
       options.backpressure?.release(n);
@@ -166,9 +187,12 @@ class BatchRun<R, O> {
     this.wake(engine.wakeAt());
   }
 
-  /** A timer for the next thing the engine has to do by the clock, unless one is set for sooner. */
+  /**
+   * A timer for the next thing the engine has to do by the clock, unless one is set for sooner. A time already past
+   * needs none: the engine waits for a slot, and the answer of the call holding it drives it on.
+   */
   private wake(at: number): void {
-    if (at === Infinity || at >= this.timerAt) return;
+    if (at === Infinity || at <= this.scheduler.now() || at >= this.timerAt) return;
     this.timer?.unsubscribe();
     this.timerAt = at;
     const delay = Math.max(0, at - this.scheduler.now());
@@ -213,23 +237,29 @@ class BatchRun<R, O> {
     const { operator, pacer, engine, scheduler, controller } = this;
     operator.started(call);
     const cost = operator.cost(call);
-    const startedAt = scheduler.now();
-    const { budget } = pacer;
-    const use = { client: this.client, table: call.lane.table, kind: operator.kind, scheduler };
-    const paid = budget
-      ? budget.spend(cost, use).pipe(concatMap(() => operator.send(call, controller.signal)))
-      : defer(() => operator.send(call, controller.signal));
+    const table = call.lane.table;
+    const use = { client: this.client, table, kind: operator.kind, scheduler };
+    /** When the call went out, for the controller's measure of capacity. */
+    let sentAt: number | undefined;
     const done = (result: SendResult<R>) => {
       operator.answered?.(call, result);
       const decision = engine.finish(call, result.answer, scheduler.now());
       const units = result.consumed ?? decision.done.reduce((sum, e) => sum + e.units, 0);
-      budget?.correct(units - cost);
-      pacer.observe({ startedAt, units, pushedBack: decision.pushedBack, fatal: decision.failed.some((f) => f.kind === 'fatal') });
+      this.options.budget?.correct(units - cost);
+      pacer.observe(table, operator.kind, { offered: cost, delivered: units, sentAt });
       const unprocessed = decision.again.length + decision.failed.filter((f) => f.kind === 'exhausted').length;
       this.progress.recordCall(call.entries, unprocessed, units, pacer.limit, engine.inFlight);
+      const rate = pacer.controller(table, operator.kind);
+      if (rate) this.progress.recordRate(rate.rate, rate.reason);
       this.progress.report();
       this.drive();
     };
+    const paid = pacer.pay(cost, use).pipe(
+      concatMap(() => {
+        sentAt = scheduler.now();
+        return operator.send(call, controller.signal);
+      }),
+    );
     this.track(paid, { next: done, error: (error) => done({ answer: { error } }) });
   }
 }
@@ -238,7 +268,7 @@ class BatchRun<R, O> {
 export function batchEngine<R, O>(
   client: DynamoDBSender,
   operator: BatchOperator<R, O>,
-  settings: Omit<EngineSettings, 'lookahead'>,
+  settings: EngineSettingsOf,
   options: ShellOptions,
 ): OperatorFunction<R, O> {
   return (source) => new Observable<O>((subscriber) => new BatchRun(client, operator, settings, options, subscriber).start(source));

@@ -9,7 +9,6 @@ import { defer, map, type Observable, type OperatorFunction } from 'rxjs';
 import type { Backpressure } from '../backpressure.js';
 import { toBudget, unitsConsumed } from '../capacity.js';
 import { BatchGetError, type BatchGetErrorCode } from '../errors.js';
-import { backoffDelay } from '../internal/backoff.js';
 import { marshallOptionsOf, sendCommand, unmarshallOptionsOf } from '../internal/client.js';
 import { BATCH_GET_MAX_KEYS, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES } from '../internal/constants.js';
 import { type FailureCode, type OnSettled, requestsOf } from '../internal/engine/engine.js';
@@ -171,7 +170,8 @@ export function getRequestsInternal(
     maxBatchWaitMs: settings.maxBatchWaitMs,
     isRetryable: isRetryableError,
     onFailure: settings.onFailure,
-    retryAt: (entry: { attempts: number }, now: number) => now + backoffDelay(entry.attempts, settings.backoff, settings.random),
+    backoff: settings.backoff,
+    random: settings.random,
   };
   const failure = (code: FailureCode, message: string, cause: unknown, attempts: number, unprocessed: GetRequest[]) =>
     new BatchGetError(CODES[code], message, { unprocessed, attempts, cause });

@@ -18,7 +18,6 @@ import { attributeValuesOf, type MarshalSettings } from '../internal/marshal.js'
 import { batchSettings } from '../internal/options.js';
 import { prepareWrite, requestTable } from '../internal/prepare.js';
 import { isRetryableError } from '../internal/retryable.js';
-import { backoffDelay } from '../internal/backoff.js';
 import { splitOnRejection } from '../internal/splitOnRejection.js';
 import type { BatchOptions, BatchWriteResult, DynamoDBSender, WriteRequest } from '../types.js';
 import { type BatchOperator, batchEngine, type SendResult } from './batchInternals.js';
@@ -125,7 +124,8 @@ export function writeRequestsInternal(
     maxBatchWaitMs: settings.maxBatchWaitMs,
     isRetryable: isRetryableError,
     onFailure: settings.onFailure,
-    retryAt: (entry: { attempts: number }, now: number) => now + backoffDelay(entry.attempts, settings.backoff, settings.random),
+    backoff: settings.backoff,
+    random: settings.random,
   };
 
   return (source) =>

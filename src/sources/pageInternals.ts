@@ -9,7 +9,20 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { NativeAttributeValue, unmarshallOptions } from '@aws-sdk/util-dynamodb';
-import { asyncScheduler, catchError, concatMap, defer, EMPTY, expand, map, type Observable, of, type SchedulerLike, tap } from 'rxjs';
+import {
+  asyncScheduler,
+  catchError,
+  concatMap,
+  defer,
+  EMPTY,
+  expand,
+  map,
+  type Observable,
+  of,
+  type SchedulerLike,
+  tap,
+  timer,
+} from 'rxjs';
 import { SourceError } from '../errors.js';
 import { validateBackoff } from '../internal/backoff.js';
 import type { Backpressure } from '../backpressure.js';
@@ -17,7 +30,9 @@ import { marshallOptionsOf, sendCommand, unmarshallOptionsOf } from '../internal
 import { marshallItem, type MarshalSettings } from '../internal/marshal.js';
 import { unmarshallerFor } from '../internal/unmarshal.js';
 import { retryWithBackoff } from '../internal/retryCall.js';
-import { type CapacityBudget, type CapacityOptions, toBudget } from '../capacity.js';
+import { type CapacityBudget, type CapacityOptions, controllersOf, toBudget, unitsConsumed } from '../capacity.js';
+import { RateController } from '../internal/engine/controller.js';
+import { isRetryableError } from '../internal/retryable.js';
 import type { BackoffOptions, DynamoDBSender, Item, Key } from '../types.js';
 
 /** What the document model changes in an input: values and keys are plain JavaScript. */
@@ -29,6 +44,18 @@ type DocumentModel<T> = Omit<T, 'ExclusiveStartKey' | 'ExpressionAttributeValues
 export type ScanInput = DocumentModel<ScanCommandInput>;
 /** `QueryCommandInput` with plain JavaScript values: `KeyConditionExpression`, `IndexName`, … pass through. */
 export type QueryInput = DocumentModel<QueryCommandInput>;
+
+/** The controller of a table's reads: the budget's, shared with the operators it is passed to, or a source's own. */
+export function readController(budget: CapacityBudget | undefined, table: string, scheduler: SchedulerLike): RateController {
+  const key = `read\u0000${table}`;
+  const controllers = budget ? controllersOf(budget) : undefined;
+  let controller = controllers?.get(key);
+  if (!controller) {
+    controller = new RateController(() => scheduler.now());
+    controllers?.set(key, controller);
+  }
+  return controller;
+}
 
 /** One page of a scan or query, unmarshalled. */
 export interface Page {
@@ -67,11 +94,24 @@ export interface SourceOptions {
    * DynamoDB reports it consumed, before the next one is asked for. @default none
    */
   capacity?: CapacityBudget | CapacityOptions;
+  /**
+   * `'adaptive'`: pages are asked for at the read rate DynamoDB gives the table, found by the same throughput
+   * controller as the batch operators' (shared with them through a `capacity()` budget); `'unlimited'`: as fast as
+   * pages come back. @default 'adaptive'
+   */
+  throughput?: 'adaptive' | 'unlimited';
+}
+
+/** `parallelScan`'s segments share one controller. @internal */
+export interface PagingShared {
+  controller?: RateController;
 }
 
 export function validateSourceOptions(options: SourceOptions): void {
-  const { maxAttempts = 10, backoff } = options;
+  const { maxAttempts = 10, backoff, throughput = 'adaptive' } = options;
   if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
+  if (throughput !== 'adaptive' && throughput !== 'unlimited')
+    throw new RangeError(`throughput must be 'adaptive' or 'unlimited', got ${String(throughput)}`);
   validateBackoff(backoff);
 }
 
@@ -85,6 +125,7 @@ export function paginate(
   kind: 'scan' | 'query',
   input: ScanInput | QueryInput,
   options: SourceOptions,
+  shared: PagingShared = {},
 ): Observable<Page> {
   validateSourceOptions(options);
   const { maxAttempts, backoff, scheduler = asyncScheduler, random, backpressure: link } = options;
@@ -96,24 +137,47 @@ export function paginate(
   const wireKeys = new WeakMap<Page, Record<string, AttributeValue>>();
   const budget = toBudget(options.capacity);
   const table = input.TableName ?? '';
+  const adaptive = (options.throughput ?? 'adaptive') === 'adaptive';
+  const controller = adaptive ? (shared.controller ?? readController(budget, table, scheduler)) : undefined;
 
-  /** Waits until the link has room and the budget has paid for the previous page (`owed` units). */
+  /**
+   * Waits until the link has room, the budget has paid for the previous page (`owed` units), and the controller's
+   * rate allows a page like the last one.
+   */
   const turn = (owed: number): Observable<unknown> =>
     (link ? link.ready() : of(undefined)).pipe(
       concatMap(() => (budget && owed > 0 ? budget.spend(owed, { client, table, kind: 'read', scheduler }) : of(undefined))),
     );
+  /** Each attempt at a page, retries too, waits for the controller's rate to allow a page like the last one. */
+  const paced = (owed: number): Observable<unknown> => {
+    const wait = controller && owed > 0 ? controller.reserve(owed) : 0;
+    return wait > 0 ? timer(wait, scheduler) : of(undefined);
+  };
+  /** What a page cost, for the controller: offered what the last page cost (or what this one did), delivered 0 when throttled. */
+  const observe = (expected: number) =>
+    tap<ScanCommandOutput | QueryCommandOutput>({
+      next: (output) => {
+        const units = unitsConsumed(output.ConsumedCapacity ? [output.ConsumedCapacity] : undefined) ?? (output.Count ?? 0) * 0.5;
+        controller?.record({ offered: Math.max(expected, units), delivered: units });
+      },
+      error: (error: unknown) => {
+        if (isRetryableError(error)) controller?.record({ offered: Math.max(expected, 0.5), delivered: 0 });
+      },
+    });
   const fetch = (startKey: Record<string, AttributeValue> | undefined, owed: number): Observable<Page> =>
     turn(owed).pipe(
       concatMap(() =>
         defer(() => {
           const wire = {
-            ...(budget ? { ReturnConsumedCapacity: 'TOTAL' } : {}),
+            ...(budget || controller ? { ReturnConsumedCapacity: 'TOTAL' } : {}),
             ...input,
             ExpressionAttributeValues: values,
             ExclusiveStartKey: startKey,
           };
           const command = kind === 'scan' ? new ScanCommand(wire as ScanCommandInput) : new QueryCommand(wire as QueryCommandInput);
-          return sendCommand<ScanCommandOutput | QueryCommandOutput>(client, command);
+          return paced(owed).pipe(
+            concatMap(() => sendCommand<ScanCommandOutput | QueryCommandOutput>(client, command).pipe(observe(owed))),
+          );
         }).pipe(retryWithBackoff({ maxAttempts, backoff, scheduler, random })),
       ),
       map((output): Page => {
@@ -132,7 +196,7 @@ export function paginate(
     );
 
   /** Units a page consumed, as DynamoDB reported them (or half a unit per item when it did not). */
-  const owedFor = (page: Page) => (budget ? (page.ConsumedCapacity?.CapacityUnits ?? page.Count * 0.5) : 0);
+  const owedFor = (page: Page) => (budget || controller ? (page.ConsumedCapacity?.CapacityUnits ?? page.Count * 0.5) : 0);
   return defer(() => {
     /** Where to start again if a page fails: after the last page emitted. */
     let resumeAt = firstKey;

@@ -1,8 +1,8 @@
-import { catchError, defer, from, mergeMap, type Observable, tap } from 'rxjs';
+import { asyncScheduler, catchError, defer, from, mergeMap, type Observable, tap } from 'rxjs';
 import { SourceError } from '../errors.js';
 import { toBudget } from '../capacity.js';
 import type { DynamoDBSender, Item, Key } from '../types.js';
-import { paginate, type ScanInput, type SourceOptions } from './pageInternals.js';
+import { paginate, readController, type ScanInput, type SourceOptions } from './pageInternals.js';
 
 export interface ParallelScanOptions extends Omit<SourceOptions, 'startKey'> {
   /** Segments the table is split into (DynamoDB's `TotalSegments`, 1 to 1,000,000). */
@@ -59,6 +59,11 @@ export function parallelScan(client: DynamoDBSender, input: ScanInput, options: 
     // where each segment stands, for the error that lets a stopped scan go on: done, or its last page's key
     const left = new Set(segments);
     const at: Record<number, Key> = { ...startKeys };
+    // every segment reads the same table: one controller paces them together
+    const shared =
+      (rest.throughput ?? 'adaptive') === 'adaptive'
+        ? { controller: readController(budget, input.TableName ?? '', rest.scheduler ?? asyncScheduler) }
+        : {};
     return from(segments).pipe(
       mergeMap(
         (segment) =>
@@ -67,6 +72,7 @@ export function parallelScan(client: DynamoDBSender, input: ScanInput, options: 
             'scan',
             { ...input, Segment: segment, TotalSegments: totalSegments },
             { ...rest, capacity: budget, startKey: startKeys[segment] },
+            shared,
           ).pipe(
             tap({
               next: (page) => (page.LastEvaluatedKey ? (at[segment] = page.LastEvaluatedKey) : delete at[segment]),

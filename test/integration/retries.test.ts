@@ -178,13 +178,13 @@ describe('dynamoBatchWrite retries against DynamoDB Local', () => {
 
   it('should write every item through simulated provisioned capacity, retrying what it throttles', async () => {
     const table = await createTable(client, uniqueTable('RetryCapacity'));
-    // 1,000 items of 1,000 bytes: one write unit each, twice what the 500-unit bucket holds.
+    // 1,000 items of 1,000 bytes: one write unit each, over three times what the 300-unit bucket holds.
     const items = Array.from({ length: 1_000 }, (_, i) => {
       const item = { pk: `c#${String(i).padStart(4, '0')}`, pad: '' };
       item.pad = 'x'.repeat(1_000 - 2 - 7 - 3);
       return item;
     });
-    const limited = withSimulatedCapacity(client, { writeUnitsPerSecond: 500, burstSeconds: 1 });
+    const limited = withSimulatedCapacity(client, { writeUnitsPerSecond: 300, burstSeconds: 1 });
 
     const started = Date.now();
     const results = await run(
@@ -198,7 +198,7 @@ describe('dynamoBatchWrite retries against DynamoDB Local', () => {
     const stats = capacityStats(limited);
     expect(stats.writeRequestsThrottled).toBeGreaterThan(0);
     expect(stats.writeUnitsConsumed).toBe(1_000);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900); // 500 units more than the bucket holds take ~1 s to refill
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_200); // 700 units more than the bucket holds take ~2.3 s to refill
     expect(sorted(await scanAll(client, table))).toEqual(sorted(items));
   });
 

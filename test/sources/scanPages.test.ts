@@ -151,7 +151,7 @@ describe('source errors (issue 9)', () => {
       const fake = fakeScanClient(() => scheduler.now(), cold, pages, {
         answer: (i) => (i === 3 ? { error: missing() } : undefined),
       });
-      parallelScan(fake.client, { TableName: 'T' }, { totalSegments: 3, concurrency: 2, scheduler }).subscribe({
+      parallelScan(fake.client, { TableName: 'T' }, { totalSegments: 3, concurrency: 2, scheduler, throughput: 'unlimited' }).subscribe({
         error: (e: SourceError) => (error = e),
       });
       flush();

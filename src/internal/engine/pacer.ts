@@ -1,59 +1,58 @@
 /**
- * How fast an engine may call: calls in flight at most (`concurrency`, fixed or adaptive), and a rate in capacity
- * units per second (the user's budget, or with `concurrency: 'adaptive'` the rate DynamoDB serves). Plain code:
- * the engine asks `limit` before each call and reports each answer to `observe`.
+ * How fast an engine may call: calls in flight at most, and — with `concurrency: 'adaptive'` — a rate per table in
+ * capacity units per second, found by the {@link RateController} from what DynamoDB delivers; with a `capacity()`
+ * budget, never more than the budget either. A budget shared by several operators shares their controllers too, so
+ * that a throttle one of them meets slows all of them.
  */
-import type { SchedulerLike } from 'rxjs';
-import { AdaptiveRate, type CapacityBudget } from '../../capacity.js';
-
-/** One call's answer, as the pacer sees it. */
-export interface CallReport {
-  startedAt: number;
-  /** Units the call got done (consumed, or estimated). */
-  units: number;
-  /** DynamoDB returned requests unprocessed, or threw a throttling error. */
-  pushedBack: boolean;
-  /** The call failed with an error that is not retried. */
-  fatal: boolean;
-}
+import { type Observable, of, type SchedulerLike, concatMap, defer, map, timer } from 'rxjs';
+import type { CapacityBudget, CapacityUse } from '../../capacity.js';
+import { controllersOf } from '../../capacity.js';
+import { type CallSample, RateController } from './controller.js';
 
 export class Pacer {
   /** Calls in flight allowed now. */
-  limit: number;
-  /** What each call spends before it goes: the user's budget, or the adaptive rate's. */
-  readonly budget: CapacityBudget | undefined;
-  private readonly adaptiveRate: AdaptiveRate | undefined;
-  private lastCut = -Infinity;
-  private clean = 0;
+  readonly limit: number;
+  /** A rate controller drives each table (`concurrency: 'adaptive'`). */
+  readonly adaptive: boolean;
+  private readonly controllers: Map<string, RateController> | undefined;
 
   constructor(
-    private readonly concurrency: number | 'adaptive',
-    private readonly maxConcurrency: number,
+    concurrency: number | 'adaptive',
+    maxConcurrency: number,
     private readonly scheduler: SchedulerLike,
-    userBudget: CapacityBudget | undefined,
+    private readonly budget: CapacityBudget | undefined,
   ) {
-    this.limit = concurrency === 'adaptive' ? Math.min(2, maxConcurrency) : concurrency;
-    this.adaptiveRate = concurrency === 'adaptive' && !userBudget ? new AdaptiveRate(scheduler) : undefined;
-    this.budget = userBudget ?? this.adaptiveRate?.budget;
+    const adaptive = (this.adaptive = concurrency === 'adaptive');
+    this.limit = adaptive ? maxConcurrency : concurrency;
+    this.controllers = adaptive ? (budget ? controllersOf(budget) : new Map()) : undefined;
   }
 
-  /**
-   * After each call. With `concurrency: 'adaptive'`: AIMD on calls in flight — one more after a window of `limit`
-   * clean calls, half when DynamoDB pushes back (once per event: calls started before the last cut do not cut
-   * again) — and the adaptive rate.
-   */
-  observe(report: CallReport): void {
-    if (this.concurrency !== 'adaptive' || report.fatal) return;
-    this.adaptiveRate?.observe(report.units, report.pushedBack, report.startedAt);
-    if (report.pushedBack) {
-      this.clean = 0;
-      if (report.startedAt >= this.lastCut) {
-        this.lastCut = this.scheduler.now();
-        this.limit = Math.max(1, Math.floor(this.limit / 2));
-      }
-    } else if (++this.clean >= this.limit) {
-      this.clean = 0;
-      if (this.limit < this.maxConcurrency) this.limit++;
-    }
+  /** The controller of a table's reads or writes (adaptive only). */
+  controller(table: string, kind: 'read' | 'write'): RateController | undefined {
+    if (!this.controllers) return undefined;
+    const key = `${kind}\u0000${table}`;
+    let controller = this.controllers.get(key);
+    if (!controller) this.controllers.set(key, (controller = new RateController(() => this.scheduler.now())));
+    return controller;
+  }
+
+  /** Emits once `units` may be spent on `use.table`: at the controller's rate, and within the budget. */
+  pay(units: number, use: CapacityUse): Observable<void> {
+    const controller = this.controller(use.table, use.kind);
+    const paced = defer(() => {
+      const wait = controller ? controller.reserve(units) : 0;
+      return wait > 0 ? timer(wait, this.scheduler).pipe(map(() => undefined)) : of(undefined);
+    });
+    return this.budget ? paced.pipe(concatMap(() => this.budget!.spend(units, use))) : paced;
+  }
+
+  /** After each call: what it offered and what DynamoDB delivered. */
+  observe(table: string, kind: 'read' | 'write', sample: CallSample): void {
+    this.controller(table, kind)?.record(sample);
+  }
+
+  /** Whether DynamoDB is pushing back on a table now: its retries then wait out a full backoff. */
+  saturated(table: string, kind: 'read' | 'write'): boolean {
+    return this.controller(table, kind)?.saturated() ?? false;
   }
 }
