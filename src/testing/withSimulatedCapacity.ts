@@ -23,6 +23,20 @@ export interface SimulatedCapacityOptions {
   readUnitsPerSecond?: number;
   /** Seconds of capacity a table can save up: each bucket holds `unitsPerSecond * burstSeconds` units. @default 1 */
   burstSeconds?: number;
+  /**
+   * Buckets start empty, as on a table other traffic keeps busy (its burst already spent), instead of full.
+   * @default false
+   */
+  startEmpty?: boolean;
+  /**
+   * One hot partition: the share of keys (by a hash of the partition key, so a key is hot or not for good) that also
+   * pay a partition bucket of this many units per second, in both directions — as DynamoDB limits each partition to
+   * 1,000 write units (3,000 read units) a second whatever the table has. `keyAttribute` names the partition key.
+   * @default none (`keyAttribute` defaults to `'pk'`)
+   */
+  hotPartition?: { share: number; unitsPerSecond: number; keyAttribute?: string };
+  /** Called for the units each request (or scan page) was charged, when it was charged: to chart a run. @default none */
+  onConsume?: (event: { table: string; kind: 'read' | 'write'; units: number; at: number; hot: boolean }) => void;
   /** The clock, in milliseconds; pass `() => scheduler.now()` or a fake clock to drive refills. @default Date.now */
   now?: () => number;
 }
@@ -41,25 +55,31 @@ export interface SimulatedCapacityStats {
   callsThrottled: number;
 }
 
-/** The extra method a {@link withSimulatedCapacity} client answers. */
+/** The extra methods a {@link withSimulatedCapacity} client answers. */
 export interface SimulatedCapacityClient {
   /** A snapshot of the client's {@link SimulatedCapacityStats}. */
   simulatedCapacityStats(): SimulatedCapacityStats;
+  /** Changes the capacity of every table from now on, as an operator changing the provisioned units would. */
+  setSimulatedCapacity(rates: { writeUnitsPerSecond?: number; readUnitsPerSecond?: number }): void;
 }
 
 const EPSILON = 1e-9;
 
-/** A token bucket: starts full, refills continuously; a request larger than the bucket passes when it is full. */
+/** A token bucket: refills continuously; a request larger than the bucket passes when it is full. */
 class TokenBucket {
   private tokens: number;
   private last: number;
   constructor(
-    private readonly rate: number,
-    private readonly size: number,
+    public rate: number,
+    private readonly burstSeconds: number,
     now: number,
+    empty: boolean,
   ) {
-    this.tokens = size;
+    this.tokens = empty ? 0 : this.size;
     this.last = now;
+  }
+  get size(): number {
+    return this.rate * this.burstSeconds;
   }
   refill(now: number): this {
     if (now > this.last) this.tokens = Math.min(this.size, this.tokens + ((now - this.last) / 1000) * this.rate);
@@ -69,20 +89,44 @@ class TokenBucket {
   canPay(cost: number): boolean {
     return this.tokens + EPSILON >= Math.min(cost, this.size);
   }
+  /** Takes `cost` (a scan page may leave the bucket in debt: it is charged after it was read). */
   take(cost: number): void {
     this.tokens -= cost;
   }
 }
 
-/** One bucket per table for one direction, refilled to `now` on each look-up; `undefined` when unlimited. */
-function bucketsFor(rate: number | undefined, burstSeconds: number): (table: string, now: number) => TokenBucket | undefined {
-  const buckets = new Map<string, TokenBucket>();
-  return (table, now) => {
+/** The buckets of one direction: one per table (and one per table's hot partition), at a rate that may change. */
+class Buckets {
+  private readonly buckets = new Map<string, TokenBucket>();
+  constructor(
+    public rate: number | undefined,
+    private readonly burstSeconds: number,
+    private readonly empty: boolean,
+  ) {}
+  /** The bucket of `name`, refilled to `now`; `undefined` when unlimited. */
+  get(name: string, now: number, rate = this.rate): TokenBucket | undefined {
     if (rate === undefined) return undefined;
-    const bucket = buckets.get(table)?.refill(now) ?? new TokenBucket(rate, rate * burstSeconds, now);
-    buckets.set(table, bucket);
+    let bucket = this.buckets.get(name)?.refill(now);
+    if (!bucket) this.buckets.set(name, (bucket = new TokenBucket(rate, this.burstSeconds, now, this.empty)));
     return bucket;
-  };
+  }
+  /** A new rate for every table from now on (the hot partitions keep theirs). */
+  setRate(rate: number, now: number): void {
+    this.rate = rate;
+    for (const [name, bucket] of this.buckets) if (!name.endsWith('\u0000hot')) bucket.refill(now).rate = rate;
+  }
+}
+
+const TYPES = new Set(['S', 'N', 'B', 'SS', 'NS', 'BS', 'M', 'L', 'NULL', 'BOOL']);
+/** Whether an item is AttributeValues (a low-level command's) rather than plain values (lib-dynamodb's). */
+const isMarshalled = (item: AnyRecord) =>
+  Object.values(item).every((v) => typeof v === 'object' && v !== null && Object.keys(v).length === 1 && TYPES.has(Object.keys(v)[0]!));
+
+/** FNV-1a of a string, as a fraction in [0, 1): which keys are hot. */
+function hashFraction(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h / 2 ** 32;
 }
 
 /** A key attribute's value as a string, the same for its plain and marshalled forms (S, N or B). */
@@ -154,8 +198,11 @@ function checkUnits(name: string, value: number | undefined): void {
  * A put costs one write unit per started KB of item, a delete one unit; requests are served in order while the
  * table's bucket can pay. A BatchGetItem is forwarded whole, then each key costs one read unit per started 4 KB of
  * its item (half for eventual reads; the minimum, 1 or 0.5, for a key with no item), and the items the bucket cannot
- * pay for are dropped from `Responses` and their keys returned unprocessed. Buckets start full and refill
- * continuously by `now`. A request costing more than a whole bucket passes when the bucket is full.
+ * pay for are dropped from `Responses` and their keys returned unprocessed. With `readUnitsPerSecond`, Scan and Query
+ * pages are limited too: refused with the throttling error while the bucket is empty, else charged what they read.
+ * Buckets start full (or empty, with `startEmpty`) and refill continuously by `now`; `setSimulatedCapacity` changes
+ * their rate mid-run; `hotPartition` adds a partition bucket that a share of the keys also pays. A request costing
+ * more than a whole bucket passes when the bucket is full.
  *
  * The wrapper has the client's type and properties; only `send` changes, and only for the batch commands
  * (`BatchWriteItemCommand`, `BatchGetItemCommand`, and lib-dynamodb's `BatchWriteCommand`, `BatchGetCommand`);
@@ -181,13 +228,28 @@ export function withSimulatedCapacity<C extends DynamoDBSender>(
   client: C,
   options: SimulatedCapacityOptions = {},
 ): C & SimulatedCapacityClient {
-  const { writeUnitsPerSecond, readUnitsPerSecond, burstSeconds = 1, now = Date.now } = options;
+  const {
+    writeUnitsPerSecond,
+    readUnitsPerSecond,
+    burstSeconds = 1,
+    now = Date.now,
+    startEmpty = false,
+    hotPartition,
+    onConsume,
+  } = options;
   checkUnits('writeUnitsPerSecond', writeUnitsPerSecond);
   checkUnits('readUnitsPerSecond', readUnitsPerSecond);
   checkUnits('burstSeconds', burstSeconds);
+  if (hotPartition) {
+    if (!(hotPartition.share > 0 && hotPartition.share <= 1))
+      throw new RangeError(`hotPartition.share must be in (0, 1], got ${hotPartition.share}`);
+    checkUnits('hotPartition.unitsPerSecond', hotPartition.unitsPerSecond);
+  }
   if (typeof now !== 'function') throw new TypeError(`now must be a function returning milliseconds, got ${String(now)}`);
-  const writeBucket = bucketsFor(writeUnitsPerSecond, burstSeconds);
-  const readBucket = bucketsFor(readUnitsPerSecond, burstSeconds);
+  const buckets = {
+    write: new Buckets(writeUnitsPerSecond, burstSeconds, startEmpty),
+    read: new Buckets(readUnitsPerSecond, burstSeconds, startEmpty),
+  };
   const stats: SimulatedCapacityStats = {
     writeUnitsConsumed: 0,
     readUnitsConsumed: 0,
@@ -195,22 +257,43 @@ export function withSimulatedCapacity<C extends DynamoDBSender>(
     readKeysThrottled: 0,
     callsThrottled: 0,
   };
+  const keyAttribute = hotPartition?.keyAttribute ?? 'pk';
+  const isHot = (record: AnyRecord | undefined) =>
+    hotPartition !== undefined &&
+    record !== undefined &&
+    record[keyAttribute] !== undefined &&
+    hashFraction(keyValue(record[keyAttribute])) < hotPartition.share;
+  /**
+   * Charges one request of `table` now, if its table's bucket (and its hot partition's) can pay; requests of one
+   * partition are served in order, so once one waits, the later ones of that partition wait too.
+   */
+  const charger = (kind: 'read' | 'write', t: number) => {
+    const waiting = new Set<string>();
+    return (table: string, record: AnyRecord | undefined, cost: number): boolean => {
+      const hot = isHot(record);
+      const partition = `${table}\u0000${hot ? 'hot' : 'rest'}`;
+      const bucket = buckets[kind].get(table, t);
+      const hotBucket = hot ? buckets[kind].get(`${table}\u0000hot`, t, hotPartition!.unitsPerSecond) : undefined;
+      if (waiting.has(partition) || (bucket && !bucket.canPay(cost)) || (hotBucket && !hotBucket.canPay(cost))) {
+        waiting.add(partition);
+        return false;
+      }
+      bucket?.take(cost);
+      hotBucket?.take(cost);
+      onConsume?.({ table, kind, units: cost, at: t, hot });
+      return true;
+    };
+  };
 
   async function write(command: AnyRecord, kind: BatchKind, sendOptions?: SendOptions): Promise<unknown> {
-    const t = now();
-    const full = new Set<string>();
+    const charge = charger('write', now());
     let units = 0;
     const split = partition(command, kind, (table, request) => {
       const item = request.PutRequest?.Item as AnyRecord | undefined;
       const cost = item ? Math.max(1, Math.ceil(itemBytes(item, kind) / WRITE_UNIT_BYTES)) : 1;
-      const bucket = writeBucket(table, t);
-      if (full.has(table) || (bucket && !bucket.canPay(cost))) {
-        full.add(table); // requests are served in order: once one waits, the rest of the table waits too
-        return false;
-      }
-      bucket?.take(cost);
-      units += cost;
-      return true;
+      const paid = charge(table, item ?? (request.DeleteRequest?.Key as AnyRecord | undefined), cost);
+      if (paid) units += cost;
+      return paid;
     });
     stats.writeRequestsThrottled += split.heldCount;
     stats.writeUnitsConsumed += units;
@@ -224,35 +307,31 @@ export function withSimulatedCapacity<C extends DynamoDBSender>(
   async function read(command: AnyRecord, kind: BatchKind, sendOptions?: SendOptions): Promise<unknown> {
     const requestItems = Object.entries(command.input.RequestItems as Record<string, KeysAndAttributes>);
     const t0 = now();
-    if (!requestItems.some(([table, entry]) => readBucket(table, t0)?.canPay(entry.ConsistentRead === true ? 1 : 0.5) ?? true)) {
+    if (!requestItems.some(([table, entry]) => buckets.read.get(table, t0)?.canPay(entry.ConsistentRead === true ? 1 : 0.5) ?? true)) {
       stats.callsThrottled += 1;
       stats.readKeysThrottled += requestItems.reduce((sum, [, entry]) => sum + entry.Keys.length, 0);
       throw throttlingError();
     }
     const response = await sendThrough(client, command, sendOptions);
     const size = (item: AnyRecord) => itemBytes(item, kind);
-    const t = now();
+    const charge = charger('read', now());
     const responses: AnyRecord = { ...response.Responses };
     const held: AnyRecord = {};
     let paid = 0;
     let refused = 0;
     let units = 0;
     for (const [table, entry] of requestItems) {
-      const bucket = readBucket(table, t);
       const items: AnyRecord[] = response.Responses?.[table] ?? [];
       const dropped = new Set<AnyRecord>();
       const heldKeys: AnyRecord[] = [];
-      let stopped = false;
-      for (const charge of readCharges(entry, items, response.UnprocessedKeys?.[table]?.Keys ?? [], size)) {
-        if (stopped || (bucket && !bucket.canPay(charge.cost))) {
-          stopped = true;
-          heldKeys.push(...charge.keys);
-          for (const item of charge.items) dropped.add(item);
+      for (const c of readCharges(entry, items, response.UnprocessedKeys?.[table]?.Keys ?? [], size)) {
+        if (charge(table, c.keys[0], c.cost)) {
+          units += c.cost;
+          paid += 1;
           continue;
         }
-        bucket?.take(charge.cost);
-        units += charge.cost;
-        paid += 1;
+        heldKeys.push(...c.keys);
+        for (const item of c.items) dropped.add(item);
       }
       if (heldKeys.length === 0) continue;
       refused += heldKeys.length;
@@ -268,14 +347,52 @@ export function withSimulatedCapacity<C extends DynamoDBSender>(
     return withUnprocessed({ ...response, Responses: responses }, kind, held);
   }
 
+  /**
+   * A Scan or Query page: refused with a throttling error while its table's read bucket is empty, else read and
+   * charged what it read (one unit per started 4 KB of the page, half for eventual reads), which may leave the bucket
+   * in debt, as DynamoDB charges a page after reading it.
+   */
+  async function page(command: AnyRecord, sendOptions?: SendOptions): Promise<unknown> {
+    const table = command.input.TableName as string;
+    const bucket = buckets.read.get(table, now());
+    if (bucket && !bucket.canPay(0.5)) {
+      stats.callsThrottled += 1;
+      throw throttlingError();
+    }
+    const response = await sendThrough(client, command, sendOptions);
+    const bytes = ((response.Items ?? []) as AnyRecord[]).reduce(
+      (sum, item) => sum + (isMarshalled(item) ? marshalledItemSize(item) : itemSize(item)),
+      0,
+    );
+    const whole = Math.max(1, Math.ceil(bytes / READ_UNIT_BYTES));
+    const cost = command.input.ConsistentRead === true ? whole : whole / 2;
+    buckets.read.get(table, now())?.take(cost);
+    stats.readUnitsConsumed += cost;
+    onConsume?.({ table, kind: 'read', units: cost, at: now(), hot: false });
+    return response;
+  }
+
+  const isPage = (command: unknown) => {
+    const name = (command as AnyRecord | undefined)?.constructor?.name;
+    return readUnitsPerSecond !== undefined && (name === 'ScanCommand' || name === 'QueryCommand');
+  };
   return proxyClient(
     client,
-    (command) => batchKind(command) !== undefined,
+    (command) => batchKind(command) !== undefined || isPage(command),
     (command, sendOptions) => {
+      if (isPage(command)) return page(command, sendOptions);
       const kind = batchKind(command)!;
       return kind.op === 'write' ? write(command, kind, sendOptions) : read(command, kind, sendOptions);
     },
-    { simulatedCapacityStats: (): SimulatedCapacityStats => ({ ...stats }) },
+    {
+      simulatedCapacityStats: (): SimulatedCapacityStats => ({ ...stats }),
+      setSimulatedCapacity: (rates: { writeUnitsPerSecond?: number; readUnitsPerSecond?: number }) => {
+        checkUnits('writeUnitsPerSecond', rates.writeUnitsPerSecond);
+        checkUnits('readUnitsPerSecond', rates.readUnitsPerSecond);
+        if (rates.writeUnitsPerSecond !== undefined) buckets.write.setRate(rates.writeUnitsPerSecond, now());
+        if (rates.readUnitsPerSecond !== undefined) buckets.read.setRate(rates.readUnitsPerSecond, now());
+      },
+    },
   );
 }
 
