@@ -184,15 +184,17 @@ class BatchRun<R, O> {
       this.progress.report(true);
       return this.sourceError ? subscriber.error(this.sourceError.error) : subscriber.complete();
     }
-    this.wake(engine.wakeAt());
+    this.wake(engine.wakeAt(), now);
   }
 
   /**
-   * A timer for the next thing the engine has to do by the clock, unless one is set for sooner. A time already past
-   * needs none: the engine waits for a slot, and the answer of the call holding it drives it on.
+   * A timer for the next thing the engine has to do by the clock, unless one is set for sooner. A time not after
+   * `now` — the time this step looked at — needs none: what was due then and was not sent waits for a slot, and the
+   * answer of the call holding it drives it on. (Compared with the clock read again instead, work that fell due
+   * during the step would get no timer, and with no call in flight the run would stall.)
    */
-  private wake(at: number): void {
-    if (at === Infinity || at <= this.scheduler.now() || at >= this.timerAt) return;
+  private wake(at: number, now: number): void {
+    if (at === Infinity || at <= now || at >= this.timerAt) return;
     this.timer?.unsubscribe();
     this.timerAt = at;
     const delay = Math.max(0, at - this.scheduler.now());
