@@ -13,6 +13,9 @@ export interface LaneSchema {
   types?: Record<string, string>;
 }
 
+/** A queue read from its head is cut back once this much of it has been read, and at least half. */
+const COMPACT_AT = 1024;
+
 export class Lane<R> {
   /** Taken, not prepared yet: their input order and requests, side by side. */
   private rawIds: number[] = [];
@@ -76,6 +79,11 @@ export class Lane<R> {
       this.raw = [];
       this.rawIds = [];
       this.rawHead = 0;
+    } else if (this.rawHead >= COMPACT_AT && 2 * this.rawHead >= this.raw.length) {
+      // a source that stays ahead never empties the queue: drop the part already taken, or it grows for ever
+      this.raw = this.raw.slice(this.rawHead);
+      this.rawIds = this.rawIds.slice(this.rawHead);
+      this.rawHead = 0;
     }
     return request;
   }
@@ -137,6 +145,9 @@ export class Lane<R> {
     }
     if (this.queuedHead === this.queued.length) {
       this.queued = [];
+      this.queuedHead = 0;
+    } else if (this.queuedHead >= COMPACT_AT && 2 * this.queuedHead >= this.queued.length) {
+      this.queued = this.queued.slice(this.queuedHead);
       this.queuedHead = 0;
     }
     for (const e of call) e.state = 'flight';
