@@ -26,7 +26,8 @@ export interface Progress {
   inFlight: number;
   /**
    * With `concurrency: 'adaptive'`: the rate the throughput controller drives the table at now, in capacity units per
-   * second (`null` while nothing has pushed back: only the calls in flight bound it), and why.
+   * second (`null` when it sets no bound), and why. While starting it is the rate of the last call paced: it doubles
+   * every 50 ms, up to four times what the calls in flight have offered lately.
    */
   rate?: { unitsPerSecond: number | null; reason: string };
   /** Since subscribe. */

@@ -1,30 +1,84 @@
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { BatchWriteError, capacity, dynamoBatchGet, dynamoBatchWrite, type Progress, scan } from 'rxjs-dynamodb';
-import { capacityStats, withSimulatedCapacity } from 'rxjs-dynamodb/testing';
+import { BatchWriteError, capacity, dynamoBatchGet, dynamoBatchWrite, parallelScan, type Progress, scan } from 'rxjs-dynamodb';
+import { capacityStats, withFaults, withSimulatedCapacity } from 'rxjs-dynamodb/testing';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
 
 const client = localClient(inject('dynamoEndpoint'));
 afterAll(() => client.destroy());
+const sorted = <T extends Record<string, unknown>>(list: T[]) => [...list].sort((a, b) => String(a.pk).localeCompare(String(b.pk)));
 const items = (n: number, pad = 0) => Array.from({ length: n }, (_, i) => ({ pk: `item#${i}`, pad: 'x'.repeat(pad) }));
 
 describe('throughput control on DynamoDB Local', () => {
-  it('should write every item under simulated 500 WCU/s with adaptive concurrency, and few throttled attempts', async () => {
+  it('should write every item to a busy table (simulated 500 WCU/s, bucket empty) with adaptive concurrency, losing few attempts', async () => {
     const table = await createTable(client, uniqueTable('Adaptive'));
-    const sim = withSimulatedCapacity(client, { writeUnitsPerSecond: 500, burstSeconds: 1 });
+    const sim = withSimulatedCapacity(client, { writeUnitsPerSecond: 500, burstSeconds: 1, startEmpty: true });
     let last: Progress | undefined;
+    const reasons = new Set<string>();
     await lastValueFrom(
       from(items(2_000, 900)).pipe(
-        dynamoBatchWrite(sim, table, { concurrency: 'adaptive', maxAttempts: 30, onProgress: (p) => (last = p) }),
+        dynamoBatchWrite(sim, table, {
+          concurrency: 'adaptive',
+          maxConcurrency: 8,
+          maxAttempts: 30,
+          onProgress: (p) => {
+            last = p;
+            if (p.rate) reasons.add(p.rate.reason);
+          },
+        }),
         toArray(),
       ),
     );
-    expect((await scanAll(client, table)).length).toBe(2_000);
+    expect(sorted(await scanAll(client, table))).toEqual(sorted(items(2_000, 900)));
     expect(last).toMatchObject({ taken: 2_000, done: 2_000, failed: 0, complete: true });
     expect(capacityStats(sim).writeRequestsThrottled).toBeGreaterThan(0); // it did meet the limit
-    expect(last!.unprocessedAttempts / last!.requestAttempts).toBeLessThan(0.2);
+    // (the bench measures 1-3 % at 2,000 units/s; 500 units/s with 8 calls of 25 units in flight is coarser)
+    expect(last!.unprocessedAttempts / last!.requestAttempts).toBeLessThan(0.1);
+    expect(reasons.has('starting')).toBe(true);
+    expect(reasons.has('holding')).toBe(true); // it cut when the table pushed back
+    expect(last!.rate!.unitsPerSecond).toBeGreaterThan(250);
+    expect(last!.rate!.unitsPerSecond).toBeLessThan(1_500);
+  });
+
+  it('should not collapse when 30 % of requests come back unprocessed at random with no capacity limit', async () => {
+    const table = await createTable(client, uniqueTable('AdaptiveFaults'));
+    const faulty = withFaults(client, { unprocessedRate: 0.3, seed: 11 });
+    let last: Progress | undefined;
+    await lastValueFrom(
+      from(items(6_000)).pipe(
+        dynamoBatchWrite(faulty, table, { concurrency: 'adaptive', maxConcurrency: 8, maxAttempts: 100, onProgress: (p) => (last = p) }),
+        toArray(),
+      ),
+    );
+    expect((await scanAll(client, table)).length).toBe(6_000);
+    const share = last!.unprocessedAttempts / last!.requestAttempts;
+    expect(share).toBeGreaterThan(0.25);
+    expect(share).toBeLessThan(0.35);
+    // the loss was learned as not the table's: the rate went back up (before, each lossy window cut it, down to a few
+    // units per second)
+    expect(last!.rate!.unitsPerSecond).toBeGreaterThan(5_000);
+  });
+
+  it('should read every key and scan every item of a busy table with adaptive throughput', async () => {
+    const table = await createTable(client, uniqueTable('AdaptiveReads'));
+    const written = items(3_000, 1_000);
+    await lastValueFrom(from(written).pipe(dynamoBatchWrite(client, table, { concurrency: 8 }), toArray()));
+    const sim = withSimulatedCapacity(client, { readUnitsPerSecond: 600, burstSeconds: 1, startEmpty: true });
+    let last: Progress | undefined;
+    const got = await lastValueFrom(
+      from(written.map(({ pk }) => ({ pk }))).pipe(
+        dynamoBatchGet(sim, table, { concurrency: 'adaptive', maxConcurrency: 8, maxAttempts: 100, onProgress: (p) => (last = p) }),
+        toArray(),
+      ),
+    );
+    expect(sorted(got)).toEqual(sorted(written));
+    expect(last!.rate).toBeDefined();
+    const scanned = await lastValueFrom(
+      parallelScan(sim, { TableName: table, Limit: 200 }, { totalSegments: 3, throughput: 'adaptive', maxAttempts: 100 }).pipe(toArray()),
+    );
+    expect(sorted(scanned)).toEqual(sorted(written));
   });
 
   it('should spend a fraction of the provisioned write units, read with DescribeTable', async () => {

@@ -53,7 +53,7 @@ export interface ControllerOptions {
   holdMs?: number;
   /**
    * The cubic curve: `s` seconds after the hold, the rate is `wMax * (1 + growth * (s - K)^3)`, where `wMax` is the
-   * rate that was too much and `K` the time it takes to climb back to it from the cut. @default 0.2
+   * rate that was too much and `K` the time it takes to climb back to it from the cut. @default 0.05
    */
   growth?: number;
 }
