@@ -97,7 +97,7 @@ export interface SourceOptions {
   /**
    * `'adaptive'`: pages are asked for at the read rate DynamoDB gives the table, found by the same throughput
    * controller as the batch operators' (shared with them through a `capacity()` budget); `'unlimited'`: as fast as
-   * pages come back. @default 'adaptive'
+   * pages come back. @default 'unlimited' (as the operators' default is a fixed concurrency)
    */
   throughput?: 'adaptive' | 'unlimited';
 }
@@ -108,7 +108,7 @@ export interface PagingShared {
 }
 
 export function validateSourceOptions(options: SourceOptions): void {
-  const { maxAttempts = 10, backoff, throughput = 'adaptive' } = options;
+  const { maxAttempts = 10, backoff, throughput = 'unlimited' } = options;
   if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
   if (throughput !== 'adaptive' && throughput !== 'unlimited')
     throw new RangeError(`throughput must be 'adaptive' or 'unlimited', got ${String(throughput)}`);
@@ -137,7 +137,7 @@ export function paginate(
   const wireKeys = new WeakMap<Page, Record<string, AttributeValue>>();
   const budget = toBudget(options.capacity);
   const table = input.TableName ?? '';
-  const adaptive = (options.throughput ?? 'adaptive') === 'adaptive';
+  const adaptive = (options.throughput ?? 'unlimited') === 'adaptive';
   const controller = adaptive ? (shared.controller ?? readController(budget, table, scheduler)) : undefined;
 
   /**

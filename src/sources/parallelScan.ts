@@ -61,7 +61,7 @@ export function parallelScan(client: DynamoDBSender, input: ScanInput, options: 
     const at: Record<number, Key> = { ...startKeys };
     // every segment reads the same table: one controller paces them together
     const shared =
-      (rest.throughput ?? 'adaptive') === 'adaptive'
+      (rest.throughput ?? 'unlimited') === 'adaptive'
         ? { controller: readController(budget, input.TableName ?? '', rest.scheduler ?? asyncScheduler) }
         : {};
     return from(segments).pipe(
