@@ -24,6 +24,7 @@ import { from, lastValueFrom, map, reduce, toArray } from 'rxjs';
 import { backpressure, dynamoBatchDelete, dynamoBatchWrite, dynamoLookup, scan, scanPages, type Progress } from 'rxjs-dynamodb';
 import { capacityStats, withSimulatedCapacity } from 'rxjs-dynamodb/testing';
 import { localClient, startDynamoLocal, type DynamoLocal } from '../src/cli/dynamoLocal.js';
+import { formatRate } from '../src/cli/progress.js';
 import { seededRandom as prng } from '../src/internal/random.js';
 
 export type Ticket = { id: string; queue: string; status: 'open' | 'resolved'; title: string; createdAt: string };
@@ -104,16 +105,32 @@ const isLocalhost = (endpoint: string) => /^https?:\/\/(localhost|127\.\d+\.\d+\
 const n = (value: number) => Math.round(value).toLocaleString('en-US');
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/**
+ * A plain progress line: `  write: 2,400/5,000, 31 retried, 1,480/s, concurrency 16, 1,950 u/s (throttled)` — the
+ * last part, the rate the throughput controller drives the table at and why, only with `concurrency: 'adaptive'`.
+ */
+export function progressLine(label: string, total: number, p: Progress): string {
+  return `  ${label}: ${n(p.done)}/${n(total)}, ${n(p.retried)} retried, ${n(p.ratePerSecond)}/s, concurrency ${p.concurrency}${p.rate ? `, ${formatRate(p.rate)}` : ''}`;
+}
+
 /** Progress from `onProgress`: a cli-progress bar on a terminal, otherwise a plain line every 2 s (and the last). */
 function progressReporter(label: string, total: number, log: (line: string) => void, bar: boolean): (p: Progress) => void {
   if (bar) {
     const b = new cliProgress.SingleBar(
-      { format: `${label.padEnd(8)} {bar} {value}/{total} | {rate}/s | retried {retried} | concurrency {concurrency}`, hideCursor: true },
+      {
+        format: `${label.padEnd(8)} {bar} {value}/{total} | {rate}/s | retried {retried} | concurrency {concurrency}{controller}`,
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
-    b.start(total, 0, { rate: 0, retried: 0, concurrency: 2 });
+    b.start(total, 0, { rate: 0, retried: 0, concurrency: '-', controller: '' });
     return (p) => {
-      b.update(p.done, { rate: n(p.ratePerSecond), retried: n(p.retried), concurrency: p.concurrency });
+      b.update(p.done, {
+        rate: n(p.ratePerSecond),
+        retried: n(p.retried),
+        concurrency: p.concurrency,
+        controller: p.rate ? ` | ${formatRate(p.rate)}` : '',
+      });
       if (p.complete) b.stop();
     };
   }
@@ -121,7 +138,7 @@ function progressReporter(label: string, total: number, log: (line: string) => v
   return (p) => {
     if (!p.complete && p.elapsedMs - last < 2_000) return;
     last = p.elapsedMs;
-    log(`  ${label}: ${n(p.done)}/${n(total)}, ${n(p.retried)} retried, ${n(p.ratePerSecond)}/s, concurrency ${p.concurrency}`);
+    log(progressLine(label, total, p));
   };
 }
 
@@ -137,8 +154,9 @@ async function story(endpoint: string, options: DemoOptions, log: (line: string)
   const { tickets: count = 100_000, writeUnitsPerSecond = 3_000, keepTable = false, seed = 42 } = options;
   const started = performance.now();
   const client = isLocalhost(endpoint) ? localClient(endpoint) : new DynamoDBClient({ endpoint });
-  // the table under load: every batch call goes through a token bucket of `writeUnitsPerSecond`, 1 s of burst
-  const throttled = withSimulatedCapacity(client, { writeUnitsPerSecond, burstSeconds: 1 });
+  // the table under load: every batch call goes through a token bucket of `writeUnitsPerSecond`, 1 s of burst, empty
+  // at the start as on a table that other traffic keeps busy
+  const throttled = withSimulatedCapacity(client, { writeUnitsPerSecond, burstSeconds: 1, startEmpty: true });
   const table = `Tickets_demo_${Date.now()}_${randomUUID().slice(0, 8)}`;
   await client.send(
     new CreateTableCommand({

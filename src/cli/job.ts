@@ -66,10 +66,10 @@ export class Job {
     this.reporter = progressReporter(this.command, { total, unit, enabled: this.options.progress !== false });
   }
 
-  /** The tally changed. */
+  /** The tally changed; the progress shows the write operator's rate too, when it has a throughput controller. */
   update(): void {
     this.tally.done = this.done();
-    this.reporter.update(this.tally);
+    this.reporter.update(this.tally, this.progress?.rate);
   }
 
   /** Options for `dynamoBatchWrite` / `dynamoBatchDelete`: failures come out as results (dead-letter flow). */
@@ -81,7 +81,11 @@ export class Job {
       backpressure: link,
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(capacity !== undefined ? { capacity: { unitsPerSecond: capacity } } : {}),
-      onProgress: (p) => (this.progress = p),
+      // the controller's rate moves with every call, also while throttled calls settle nothing: show it as it moves
+      onProgress: (p) => {
+        this.progress = p;
+        if (p.rate) this.update();
+      },
     };
   }
 

@@ -92,6 +92,29 @@ describe('rxjs-dynamodb import', () => {
     expect(await scanAll(client, table)).toHaveLength(120);
   });
 
+  it("should show the throughput controller's rate in the status lines with --concurrency adaptive, and not without", async () => {
+    const table = await createTable(client, uniqueTable('CliRate'));
+    const file = join(dir, 'rate.ndjson');
+    writeFileSync(file, ndjson(Array.from({ length: 4_000 }, (_, i) => ({ pk: `r#${i}` }))));
+    const env = { RXJS_DYNAMODB_STATUS_INTERVAL_MS: '100' };
+    // --capacity: the job lasts a couple of seconds, so that status lines are printed (stderr is not a terminal)
+    const args = ['import', file, '--table', table, '--json', '--capacity', '2000', '--endpoint', endpoint];
+
+    const adaptive = await runCli([...args, '--concurrency', 'adaptive'], { env });
+
+    expect(adaptive.code).toBe(0);
+    expect(jsonSummary(adaptive.stdout)).toMatchObject({ ok: true, written: 4_000 });
+    const status =
+      /^import: \d+ lines done, \d+ written, 0 failed, \d+\/s, (?:[\d,]+ u\/s|unbounded) \((?:starting|throttled|holding|probing)\), [\d.]+ s$/m;
+    expect(adaptive.stderr).toMatch(status);
+
+    const fixed = await runCli([...args, '--concurrency', '4'], { env });
+
+    expect(fixed.code).toBe(0);
+    expect(fixed.stderr).toMatch(/^import: \d+ lines done, \d+ written, 0 failed, \d+\/s, [\d.]+ s$/m);
+    expect(fixed.stderr).not.toMatch(/u\/s|unbounded/);
+  });
+
   it('should check every item with --dry-run, print the plan, and write nothing', async () => {
     const table = await createTable(client, uniqueTable('CliDry'), { sortKey: 'N' });
     const valid = Array.from({ length: 60 }, (_, i) => ({ pk: `d#${i}`, sk: i, body: 'x'.repeat(i * 50) }));

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
-import { parseArgs, runDemo } from '../../scripts/demo.js';
+import type { Progress } from 'rxjs-dynamodb';
+import { parseArgs, progressLine, runDemo } from '../../scripts/demo.js';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { scanAll } from '../helpers/tables.js';
 
@@ -31,6 +32,9 @@ describe('scripts/demo.ts (npm run demo)', () => {
     expect(summary.dashboard.gone).toEqual([summary.dashboard.ids[4], summary.dashboard.ids[19], summary.dashboard.ids[37]]);
     expect(lines.at(-1)).toMatch(/^All 4 checks passed in \d+\.\d s\.$/);
     expect(lines.some((line) => /^ {2}write: 5,000\/5,000, [\d,]+ retried/.test(line))).toBe(true); // plain progress lines
+    // with concurrency 'adaptive', each line ends with the throughput controller's rate and why
+    const rate = / concurrency \d+, (?:[\d,]+ u\/s|unbounded) \((?:starting|throttled|holding|probing)\)$/;
+    expect(lines.filter((line) => /^ {2}(?:write|archive): /.test(line)).every((line) => rate.test(line))).toBe(true);
 
     // the table itself: the open tickets, less the three purged for the dashboard
     const client = localClient(inject('dynamoEndpoint'));
@@ -40,6 +44,17 @@ describe('scripts/demo.ts (npm run demo)', () => {
     expect(left.every((ticket) => ticket.status === 'open')).toBe(true);
     expect(left.some((ticket) => summary.dashboard.gone.includes(String(ticket.id)))).toBe(false);
     expect(Object.keys(left[0]!).sort()).toEqual(['createdAt', 'id', 'queue', 'status', 'title']);
+  });
+
+  it("should print a plain progress line with the controller's rate when there is one, and as before when there is none", () => {
+    const p = { done: 2_400, retried: 31, ratePerSecond: 1_480.4, concurrency: 16 } as Progress;
+    expect(progressLine('write', 5_000, p)).toBe('  write: 2,400/5,000, 31 retried, 1,480/s, concurrency 16');
+    expect(progressLine('write', 5_000, { ...p, rate: { unitsPerSecond: 1_950, reason: 'throttled' } })).toBe(
+      '  write: 2,400/5,000, 31 retried, 1,480/s, concurrency 16, 1,950 u/s (throttled)',
+    );
+    expect(progressLine('archive', 1_500, { ...p, rate: { unitsPerSecond: null, reason: 'starting' } })).toBe(
+      '  archive: 2,400/1,500, 31 retried, 1,480/s, concurrency 16, unbounded (starting)',
+    );
   });
 
   it('should parse --endpoint, --tickets and --keep-table, and refuse anything else', () => {
