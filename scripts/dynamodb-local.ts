@@ -4,7 +4,10 @@
  */
 import { startDynamoLocal } from '../src/cli/dynamoLocal.js';
 
-const local = await startDynamoLocal({ port: Number(process.env.PORT ?? 8000) });
+const local = await startDynamoLocal({ port: Number(process.env.PORT ?? 8000) }).catch((error: unknown) => {
+  console.error(`DynamoDB Local did not start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
 console.log(`DynamoDB Local is up at ${local.endpoint} (pid ${local.pid}); Ctrl-C stops it.`);
 const stop = () => void local.stop().then(() => process.exit(0));
 process.on('SIGINT', stop);

@@ -39,11 +39,28 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Fails, saying so, when something already listens on `port` (DynamoDB Local would die, and a probe reach the other). */
+export async function checkPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`Port ${port} is taken: another process listens on it. Choose another one (PORT=8001 npm run dynamodb-local).`)
+          : error,
+      ),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+}
+
 export async function startDynamoLocal(options: { timeoutMs?: number; port?: number } = {}): Promise<DynamoLocal> {
   const { timeoutMs = 60_000 } = options;
   // DynamoDB Local reports telemetry by default; these machines must not reach out. The child inherits this.
   process.env.DDB_LOCAL_TELEMETRY = '0';
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  if (options.port !== undefined) await checkPortFree(options.port);
   const port = options.port ?? (await freePort());
   const child = spawn({ port, sharedDb: true, stdio: 'pipe' });
   let output = '';
@@ -83,6 +100,8 @@ export async function startDynamoLocal(options: { timeoutMs?: number; port?: num
       if (exited) throw new Error(`DynamoDB Local exited during start-up:\n${output}`);
       try {
         await client.send(new ListTablesCommand({}));
+        // (an answer while our Java has died came from another server on the port)
+        if (exited) throw new Error(`DynamoDB Local exited during start-up:\n${output}`);
         break;
       } catch (error) {
         if (Date.now() > deadline) throw new Error(`DynamoDB Local did not answer within ${timeoutMs} ms: ${String(error)}\n${output}`);
