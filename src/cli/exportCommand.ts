@@ -122,6 +122,8 @@ export async function exportCommand(options: ExportOptions): Promise<number> {
       });
       return job.finish(outcome, 'items exported', extra(), file?.path);
     } catch (error) {
+      // the reader of stdout has had enough (`export … | head -2`): as other Unix tools, stop quietly
+      if (output === undefined && (error as NodeJS.ErrnoException).code === 'EPIPE') return EXIT.ok;
       throw new CliError(
         `export stopped: ${(error as Error).message}${
           file ? `; rerun with --resume ${file.path}${output === undefined ? ' (appending to the output)' : ''} to go on` : ''
