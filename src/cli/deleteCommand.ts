@@ -1,6 +1,6 @@
 /**
- * `rxjs-dynamodb delete --table T [--filter EXPR --values JSON --names JSON]`: scan (with the FilterExpression,
- * reading only the key attributes) → `dynamoBatchDelete`. Without `--filter`, every item of the table is deleted.
+ * `rxjs-dynamodb delete --table T (--filter EXPR [--values JSON --names JSON] | --all)`: scan (with the
+ * FilterExpression, reading only the key attributes) → `dynamoBatchDelete`. Every item of the table only with `--all`.
  * `--dry-run` scans the whole items instead, to plan their sizes: DynamoDB charges a delete by the size of the item.
  */
 import { dynamoBatchDelete } from '../index.js';
@@ -8,11 +8,13 @@ import { Job } from './job.js';
 import type { CommonOptions, ScanOptions, WriteOptions } from './options.js';
 import { openScanCheckpoint, scanInput } from './scanJob.js';
 import { planScanWrite, scanWrite } from './scanWrite.js';
-import { EXIT, withSession } from './session.js';
+import { CliError, EXIT, withSession } from './session.js';
 import { tableKey } from './table.js';
 
 export interface DeleteOptions extends CommonOptions, ScanOptions, WriteOptions {
   table: string;
+  /** Without `--filter`: yes, every item of the table. */
+  all?: boolean;
 }
 
 /** `ProjectionExpression` of the key attributes, through names that cannot clash with `--names`. */
@@ -27,6 +29,11 @@ function keyProjection(names: string[]) {
 /** Runs `delete`; resolves to the exit code. */
 export async function deleteCommand(options: DeleteOptions): Promise<number> {
   const { table } = options;
+  if (!options.filter && !options.all && !options.dryRun)
+    throw new CliError(
+      `delete without --filter deletes every item of ${table}: add --all to say so (or --dry-run to see the plan first)`,
+      EXIT.usage,
+    );
   const { state, file } = openScanCheckpoint('delete', table, options);
   return withSession(options, async (session) => {
     const key = await tableKey(session.client, table, options.key, { signal: session.signal, checkpoint: file });

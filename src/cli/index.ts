@@ -101,8 +101,9 @@ concurrencyOption(writeOptions(commonOptions(scanOptions(program.command('copy')
   .action(run('copy', copyCommand));
 
 concurrencyOption(writeOptions(commonOptions(scanOptions(program.command('delete')))))
-  .description('delete the items of a table that match --filter (every item without it)')
+  .description('delete the items of a table that match --filter (every item: --all)')
   .requiredOption('--table <name>', 'the table to delete from')
+  .option('--all', 'delete every item of the table (required without --filter)')
   .action(run('delete', deleteCommand));
 
 commonOptions(scanOptions(program.command('count')))

@@ -115,7 +115,7 @@ describe('rxjs-dynamodb --resume: the checkpoint belongs to one table', () => {
     expect(exported.stdout.trim().split('\n')).toHaveLength(30);
     // delete: its table made again
     const deleteCheckpoint = join(dir, 'delete.checkpoint.json');
-    const deleteArgs = ['delete', '--table', target, '--resume', deleteCheckpoint, ...connection];
+    const deleteArgs = ['delete', '--table', target, '--all', '--resume', deleteCheckpoint, ...connection];
     expect((await runCli(deleteArgs)).code).toBe(0);
     expect(readJson(deleteCheckpoint)).toMatchObject({ complete: true, tables: { table: { name: target } } });
 

@@ -116,7 +116,7 @@ describe('rxjs-dynamodb with number keys beyond a JavaScript number (issue 8)', 
       expect(exported.code).toBe(0);
       expect(sortedCanonical(exportedKeys(exported.stdout))).toEqual(sortedCanonical(keys));
 
-      const deleted = await runCli(['delete', '--table', target, '--page-size', '5', '--json', ...connection]);
+      const deleted = await runCli(['delete', '--table', target, '--all', '--page-size', '5', '--json', ...connection]);
       expect(deleted.code).toBe(0);
       expect(jsonSummary(deleted.stdout)).toMatchObject({ ok: true, read: 50, deleted: 50 });
       expect(await rawItems(client, target)).toHaveLength(0);

@@ -95,6 +95,18 @@ describe('rxjs-dynamodb export, copy, delete and count', () => {
     expect(copied).toEqual(expected);
   });
 
+  it('should refuse to delete every item without --all (exit 2, nothing deleted), and delete them with it', async () => {
+    const table = await seeded('CliDeleteAll', 60);
+    const refused = await runCli(['delete', '--table', table, ...connection]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`delete without --filter deletes every item of ${table}: add --all to say so`);
+    expect(await scanAll(client, table)).toHaveLength(60);
+    const run = await runCli(['delete', '--table', table, '--all', '--json', ...connection]);
+    expect(run.code).toBe(0);
+    expect(jsonSummary(run.stdout)).toMatchObject({ command: 'delete', ok: true, deleted: 60 });
+    expect(await scanAll(client, table)).toEqual([]);
+  });
+
   it('should delete the items matching --filter (dry run first, which deletes nothing), and count what is left', async () => {
     const table = await seeded('CliDelete', 1_200);
     const filter = ['--filter', '#s = :s', '--names', '{"#s":"status"}', '--values', '{":s":"resolved"}'];
