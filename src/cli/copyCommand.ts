@@ -45,12 +45,19 @@ export async function copyCommand(options: CopyOptions): Promise<number> {
   const { state, file } = openScanCheckpoint('copy', from, options);
   return withSession(options, async (session) => {
     const { signal } = session;
-    const source = await tableKey(session.client, from, undefined, { signal, checkpoint: file, role: 'source' });
+    const source = await tableKey(session.client, from, undefined, { signal, checkpoint: file, role: 'source', flag: '--from' });
     const key = !options.dryRun
-      ? await targetKey(session.client, to, { key: options.key, create: options.createTable, fallback: source, signal, checkpoint: file })
+      ? await targetKey(session.client, to, {
+          key: options.key,
+          create: options.createTable,
+          fallback: source,
+          signal,
+          checkpoint: file,
+          flag: '--to',
+        })
       : options.createTable && !options.key && !(await describeTable(session.client, to, signal))
         ? source // the table --create-table would make
-        : await tableKey(session.client, to, options.key, { signal });
+        : await tableKey(session.client, to, options.key, { signal, flag: '--to' });
     const job = new Job('copy', options, `copy-${from}-to-${to}`);
     const spec = { session, job, input: scanInput(from, options), state, file, unitsPerSecond: options.capacity, transform };
     const extra = () => ({ from, to, totalSegments: state.totalSegments, read: job.tally.read });

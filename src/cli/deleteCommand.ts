@@ -56,7 +56,10 @@ export async function deleteCommand(options: DeleteOptions): Promise<number> {
       const { outcome, plan } = await planScanWrite(spec, key);
       const summary = { command: 'delete', dryRun: true, ok: plan.invalid === 0, ...extra(), ...plan.summary() };
       if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-      else process.stdout.write(`${plan.describe(`delete from ${table}${options.filter ? ` where ${options.filter}` : ' every item'}`)}\n`);
+      else
+        process.stdout.write(
+          `${plan.describe(`delete from ${table}${options.filter ? ` where ${options.filter}` : ' every item'}`, 'delete')}\n`,
+        );
       return outcome === 'interrupted' ? EXIT.interrupted : EXIT.ok;
     }
     try {

@@ -84,12 +84,12 @@ export class Plan {
   }
 
   /** The plan as a reader wants it. */
-  describe(what: string): string {
+  describe(what: string, verb = 'write'): string {
     const s = this.summary();
     const n = (x: number) => x.toLocaleString('en-US');
     return [
       `Dry run: ${what}. Nothing was written.`,
-      `  items      ${n(s.items)} to write${s.invalid ? `, ${n(s.invalid)} invalid (not counted below; see the messages above)` : ''}`,
+      `  items      ${n(s.items)} to ${verb}${s.invalid ? `, ${n(s.invalid)} invalid (not counted below; see the messages above)` : ''}`,
       `  batches    ${n(s.batches)} BatchWriteItem batches of up to ${BATCH_WRITE_MAX_REQUESTS}`,
       `  calls      ${n(s.calls)} (${n(s.batches)} BatchWriteItem without retries${s.scanCalls ? `, ${n(s.scanCalls)} Scan` : ''})`,
       `  bytes      ${n(s.bytes)} (DynamoDB item size)`,

@@ -62,16 +62,23 @@ export interface TableAccess {
   checkpoint?: { bind: CheckpointFile<{ command: string }>['bind'] };
   /** The table's part in the job. @default 'table' */
   role?: TableRole;
+  /** The flag that named the table, for the message when it is missing. @default '--table' */
+  flag?: string;
 }
 
 /** The key from `--key` when given, else from the description; fails with a clear message when the table is missing. */
-function keyFrom(table: string, given: KeySpec[] | undefined, description: DescribeTableCommandOutput['Table'] | undefined): TableKey {
+function keyFrom(
+  table: string,
+  given: KeySpec[] | undefined,
+  description: DescribeTableCommandOutput['Table'] | undefined,
+  flag = '--table',
+): TableKey {
   if (given) {
     const types: TableKey['types'] = {};
     for (const k of given) if (k.type) types[k.name] = k.type;
     return { names: given.map((k) => k.name), types, ...(description ? { itemCount: description.ItemCount } : {}) };
   }
-  if (!description) throw new CliError(`table ${table} does not exist (check --table, --endpoint and --region)`);
+  if (!description) throw new CliError(`table ${table} does not exist (check ${flag}, --endpoint and --region)`);
   return keyOf(description);
 }
 
@@ -80,10 +87,10 @@ function keyFrom(table: string, given: KeySpec[] | undefined, description: Descr
  * missing. With a checkpoint the table is described in any case, and the checkpoint tied to it (or refused).
  */
 export async function tableKey(client: DynamoDBClient, table: string, given?: KeySpec[], access: TableAccess = {}): Promise<TableKey> {
-  const { signal, checkpoint, role = 'table' } = access;
+  const { signal, checkpoint, role = 'table', flag } = access;
   const description = !given || checkpoint ? await describeTable(client, table, signal) : undefined;
   checkpoint?.bind(role, table, description);
-  return keyFrom(table, given, description);
+  return keyFrom(table, given, description, flag);
 }
 
 /** Creates an on-demand table with this key (types default to S) and waits until it is active; `signal` stops both. */
@@ -128,8 +135,8 @@ export async function targetKey(
   table: string,
   options: { key?: KeySpec[]; create?: boolean; fallback?: TableKey } & Omit<TableAccess, 'role'>,
 ): Promise<TableKey> {
-  const { signal, checkpoint } = options;
-  if (!options.create && !checkpoint) return tableKey(client, table, options.key, { signal });
+  const { signal, checkpoint, flag } = options;
+  if (!options.create && !checkpoint) return tableKey(client, table, options.key, { signal, flag });
   let description = await describeTable(client, table, signal);
   checkpoint?.bind('target', table, description);
   if (!description && options.create) {
@@ -140,5 +147,5 @@ export async function targetKey(
     description = await describeTable(client, table, signal);
     checkpoint?.bind('target', table, description);
   }
-  return keyFrom(table, options.key, description);
+  return keyFrom(table, options.key, description, flag);
 }

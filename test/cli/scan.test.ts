@@ -95,6 +95,17 @@ describe('rxjs-dynamodb export, copy, delete and count', () => {
     expect(copied).toEqual(expected);
   });
 
+  it('should name the flag of a missing copy target (--to), and plan a delete as items to delete', async () => {
+    const table = await seeded('CliMessages', 30);
+    const copy = await runCli(['copy', '--from', table, '--to', `${table}-missing`, ...connection]);
+    expect(copy.code).toBe(3);
+    expect(copy.stderr).toContain(`table ${table}-missing does not exist (check --to, --endpoint and --region)`);
+    const dry = await runCli(['delete', '--table', table, '--all', '--dry-run', ...connection]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^ {2}items {6}30 to delete$/m);
+    expect(await scanAll(client, table)).toHaveLength(30);
+  });
+
   it('should refuse to delete every item without --all (exit 2, nothing deleted), and delete them with it', async () => {
     const table = await seeded('CliDeleteAll', 60);
     const refused = await runCli(['delete', '--table', table, ...connection]);
