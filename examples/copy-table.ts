@@ -6,6 +6,7 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { from, lastValueFrom, map, reduce } from 'rxjs';
 import { backpressure, dynamoBatchWrite, scan } from 'rxjs-dynamodb';
+import { pathToFileURL } from 'node:url';
 
 const createTable = (client: DynamoDBClient, TableName: string) =>
   client.send(
@@ -43,4 +44,4 @@ export async function copyTable(endpoint = process.env.DYNAMODB_ENDPOINT ?? 'htt
   return { source, target, copied };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await copyTable();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await copyTable();

@@ -5,6 +5,7 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { dynamoBatchDelete, dynamoBatchWrite, dynamoLookup } from 'rxjs-dynamodb';
+import { pathToFileURL } from 'node:url';
 
 export async function loadDashboard(
   endpoint = process.env.DYNAMODB_ENDPOINT ?? 'http://127.0.0.1:8000',
@@ -34,4 +35,4 @@ export async function loadDashboard(
   return { order: rows.map((row) => row.key.id as string), gone, titles: rows.map((row) => row.item?.title) };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await loadDashboard();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await loadDashboard();

@@ -6,6 +6,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import cliProgress from 'cli-progress';
 import { from, lastValueFrom } from 'rxjs';
 import { dynamoBatchWrite, type Progress } from 'rxjs-dynamodb';
+import { pathToFileURL } from 'node:url';
 
 /** A plain-text line per interval, for logs and CI where stdout is not a terminal. */
 export function progressLines(total: number, intervalMs = 2_000, write = (line: string) => console.log(line)) {
@@ -47,4 +48,4 @@ export async function writeWithProgress(
   return lines;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await writeWithProgress();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await writeWithProgress();

@@ -5,17 +5,22 @@
 import { CreateTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { from, lastValueFrom, reduce } from 'rxjs';
 import { dynamoBatchWrite } from 'rxjs-dynamodb';
+import { pathToFileURL } from 'node:url';
 
 export async function quickStart(endpoint = process.env.DYNAMODB_ENDPOINT ?? 'http://127.0.0.1:8000', table = 'Tickets') {
   const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-    }),
-  );
+  await client
+    .send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      }),
+    )
+    .catch((error: Error) => {
+      if (error.name !== 'ResourceInUseException') throw error; // there from an earlier run: write the same tickets again
+    });
 
   const tickets = Array.from({ length: 1000 }, (_, i) => ({ id: `ticket#${i}`, status: i % 3 ? 'open' : 'resolved' }));
   const written = await lastValueFrom(
@@ -31,4 +36,4 @@ export async function quickStart(endpoint = process.env.DYNAMODB_ENDPOINT ?? 'ht
   return { written, count: Count };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await quickStart();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await quickStart();
