@@ -1,14 +1,18 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { importNdjson, type DeadLetter } from '../../examples/import-ndjson.js';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { scanAll, uniqueTable } from '../helpers/tables.js';
 
 describe('examples/import-ndjson.ts', () => {
+  const dirs: string[] = [];
+  afterEach(() => Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true }))));
+
   it('should write every good line and send malformed lines and rejected items to the dead-letter file, with their line numbers', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'import-ndjson-test-'));
+    dirs.push(dir);
     const file = join(dir, 'tickets.ndjson');
     const good = Array.from({ length: 600 }, (_, i) => ({ id: `ticket#${i}`, title: `Ticket ${i}`, tags: ['a', i], open: i % 2 === 0 }));
     const lines = good.map((ticket) => JSON.stringify(ticket));
