@@ -31,7 +31,7 @@ import { marshallItem, type MarshalSettings } from '../internal/marshal.js';
 import { unmarshallerFor } from '../internal/unmarshal.js';
 import { retryWithBackoff } from '../internal/retryCall.js';
 import { type CapacityBudget, type CapacityOptions, controllersOf, toBudget, unitsConsumed } from '../capacity.js';
-import { RateController } from '../internal/engine/controller.js';
+import { controllerIn, type RateController } from '../internal/engine/controller.js';
 import { isRetryableError } from '../internal/retryable.js';
 import type { BackoffOptions, DynamoDBSender, Item, Key } from '../types.js';
 
@@ -47,14 +47,7 @@ export type QueryInput = DocumentModel<QueryCommandInput>;
 
 /** The controller of a table's reads: the budget's, shared with the operators it is passed to, or a source's own. */
 export function readController(budget: CapacityBudget | undefined, table: string, scheduler: SchedulerLike): RateController {
-  const key = `read\u0000${table}`;
-  const controllers = budget ? controllersOf(budget) : undefined;
-  let controller = controllers?.get(key);
-  if (!controller) {
-    controller = new RateController(() => scheduler.now());
-    controllers?.set(key, controller);
-  }
-  return controller;
+  return controllerIn(budget ? controllersOf(budget) : new Map(), table, 'read', () => scheduler.now());
 }
 
 /** One page of a scan or query, unmarshalled. */

@@ -1,4 +1,5 @@
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { NumberValueImpl as NumberValue } from '@aws-sdk/util-dynamodb';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { BatchWriteError, capacity, dynamoBatchGet, dynamoBatchWrite, parallelScan, type Progress, scan } from 'rxjs-dynamodb';
@@ -62,9 +63,18 @@ describe('throughput control on DynamoDB Local', () => {
     expect(last!.rate!.unitsPerSecond).toBeGreaterThan(5_000);
   });
 
-  it('should read every key and scan every item of a busy table with adaptive throughput', async () => {
+  it('should read every key and scan every item of a busy table with adaptive throughput, every value exactly', async () => {
     const table = await createTable(client, uniqueTable('AdaptiveReads'));
-    const written = items(3_000, 1_000);
+    // values that could change on the way: 38 digits, a 64-bit id, a decimal beyond a double, a set, binary, non-BMP text
+    const written = items(3_000, 1_000).map((item, i) => ({
+      ...item,
+      digits38: 12_345_678_901_234_567_890_123_456_789_012_345_670n + BigInt(i % 10), // integers come back as bigint
+      id64: 18_446_744_073_709_551_615n - BigInt(i),
+      decimal: NumberValue.from(`0.1234567890123456789012${i}7`),
+      tags: new Set(['a', `🦄${i}`]),
+      bytes: new Uint8Array([0, 255, i % 256]),
+      text: `𝄞 ${i}`,
+    }));
     await lastValueFrom(from(written).pipe(dynamoBatchWrite(client, table, { concurrency: 8 }), toArray()));
     const sim = withSimulatedCapacity(client, { readUnitsPerSecond: 600, burstSeconds: 1, startEmpty: true });
     let last: Progress | undefined;

@@ -104,9 +104,9 @@ export class RateController {
    * when they were served; what the calls sent between the first and the last of them got is exactly what the table
    * refilled meanwhile — its capacity, measured over the whole span rather than over one noisy window.
    */
+  private recent: Array<{ sentAt: number; delivered: number; short: boolean }> = [];
   /** The capacity last measured: where a probe that finds no more comes back to. */
   private capacity: number | undefined;
-  private recent: Array<{ sentAt: number; delivered: number; short: boolean }> = [];
   /** The most offered in a window lately (decaying): the rate does not grow far beyond what is really sent. */
   private highestOffered = 0;
 
@@ -391,4 +391,17 @@ export class RateController {
     }
     this.cut(now, window, true);
   }
+}
+
+/** The controller of a table's reads or writes in `controllers`, made on first use (one per table and direction). */
+export function controllerIn(
+  controllers: Map<string, RateController>,
+  table: string,
+  kind: 'read' | 'write',
+  now: () => number,
+): RateController {
+  const key = `${kind}\u0000${table}`;
+  let controller = controllers.get(key);
+  if (!controller) controllers.set(key, (controller = new RateController(now)));
+  return controller;
 }

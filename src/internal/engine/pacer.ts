@@ -7,7 +7,7 @@
 import { type Observable, of, type SchedulerLike, concatMap, defer, map, timer } from 'rxjs';
 import type { CapacityBudget, CapacityUse } from '../../capacity.js';
 import { controllersOf } from '../../capacity.js';
-import { type CallSample, RateController } from './controller.js';
+import { type CallSample, controllerIn, type RateController } from './controller.js';
 
 export class Pacer {
   /** Calls in flight allowed now. */
@@ -29,11 +29,7 @@ export class Pacer {
 
   /** The controller of a table's reads or writes (adaptive only). */
   controller(table: string, kind: 'read' | 'write'): RateController | undefined {
-    if (!this.controllers) return undefined;
-    const key = `${kind}\u0000${table}`;
-    let controller = this.controllers.get(key);
-    if (!controller) this.controllers.set(key, (controller = new RateController(() => this.scheduler.now())));
-    return controller;
+    return this.controllers && controllerIn(this.controllers, table, kind, () => this.scheduler.now());
   }
 
   /** Emits once `units` may be spent on `use.table`: at the controller's rate, and within the budget. */
