@@ -118,8 +118,9 @@ class BatchRun<R, O> {
     });
   }
 
-  /** Subscribes to the source (and to the link's stalls); returns the teardown. */
+  /** Subscribes to the source (and to the link: its stalls, and as a sink that tells what it holds); returns the teardown. */
   start(source: Obs<R>): () => void {
+    const detach = this.options.backpressure?.attachSink(() => this.engine.unsettled);
     const stalls = this.options.backpressure?.stalled.subscribe(() => {
       this.engine.flushOnce();
       this.drive();
@@ -144,6 +145,7 @@ class BatchRun<R, O> {
       this.stopTaking.next();
       input.unsubscribe();
       stalls?.unsubscribe();
+      detach?.();
       this.timer?.unsubscribe();
       // calls still in flight (unsubscribed from outside) are aborted, also during the SDK's own backoff
       if (this.engine.inFlight > 0) this.controller.abort();
