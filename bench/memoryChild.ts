@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { lastValueFrom, reduce } from 'rxjs';
-import { backpressure, dynamoBatchWrite, scan } from '../src/index.js';
+import { backpressure, dynamoBatchWrite, dynamoScan } from '../src/index.js';
 import { copyFake, HIGH_WATER_MARK, WRITE_CONCURRENCY } from './copyFake.js';
 
 const SAMPLE_MS = 50;
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   try {
     written = await lastValueFrom(
-      scan(fake, { TableName: 'Source' }, { backpressure: link }).pipe(
+      dynamoScan(fake, { TableName: 'Source' }, { backpressure: link }).pipe(
         dynamoBatchWrite(fake, 'Target', { backpressure: link, keyAttributes: ['pk'], concurrency: WRITE_CONCURRENCY }),
         reduce((sum, result) => sum + result.requests.length, 0),
       ),

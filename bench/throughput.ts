@@ -17,7 +17,7 @@
 import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { performance } from 'node:perf_hooks';
 import { from, lastValueFrom, reduce } from 'rxjs';
-import { dynamoBatchGet, dynamoBatchWrite, itemSize, parallelScan, type Progress } from 'rxjs-dynamodb';
+import { dynamoBatchGet, dynamoBatchWrite, itemSize, dynamoParallelScan, type Progress } from 'rxjs-dynamodb';
 import { withFaults, withSimulatedCapacity } from 'rxjs-dynamodb/testing';
 import { seededRandom } from '../src/internal/random.js';
 import { localClient, startDynamoLocal } from '../test/helpers/dynamoLocal.js';
@@ -263,7 +263,7 @@ async function readRow(endpoint: string, which: 'get' | 'scan', mode: Mode, star
   } else {
     const throughput = mode === 'adaptive' ? ('adaptive' as const) : ('unlimited' as const);
     got = await lastValueFrom(
-      parallelScan(client, { TableName: table }, { totalSegments: 4, maxAttempts: 100, throughput }).pipe(reduce((n) => n + 1, 0)),
+      dynamoParallelScan(client, { TableName: table }, { totalSegments: 4, maxAttempts: 100, throughput }).pipe(reduce((n) => n + 1, 0)),
     );
   }
   const end = now();

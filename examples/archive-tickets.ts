@@ -8,7 +8,7 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { pathToFileURL } from 'node:url';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { backpressure, dynamoBatchDelete, dynamoBatchWrite, scan } from 'rxjs-dynamodb';
+import { backpressure, dynamoBatchDelete, dynamoBatchWrite, dynamoScan } from 'rxjs-dynamodb';
 
 export async function archiveTickets(endpoint = process.env.DYNAMODB_ENDPOINT ?? 'http://127.0.0.1:8000', table = `Tickets-${Date.now()}`) {
   const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
@@ -31,7 +31,7 @@ export async function archiveTickets(endpoint = process.env.DYNAMODB_ENDPOINT ??
   // the archive: scan the resolved tickets → delete them, 25 per BatchWriteItem call
   const link = backpressure({ highWaterMark: 1_000 });
   const batches = await lastValueFrom(
-    scan(
+    dynamoScan(
       client,
       {
         TableName: table,

@@ -5,7 +5,7 @@
  */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { from, lastValueFrom, map, reduce } from 'rxjs';
-import { backpressure, dynamoBatchWrite, scan } from 'rxjs-dynamodb';
+import { backpressure, dynamoBatchWrite, dynamoScan } from 'rxjs-dynamodb';
 import { pathToFileURL } from 'node:url';
 
 const createTable = (client: DynamoDBClient, TableName: string) =>
@@ -33,7 +33,7 @@ export async function copyTable(endpoint = process.env.DYNAMODB_ENDPOINT ?? 'htt
   // the copy: scan → transform → write, one link between the two ends
   const link = backpressure({ highWaterMark: 5_000 });
   const copied = await lastValueFrom(
-    scan(client, { TableName: source }, { backpressure: link }).pipe(
+    dynamoScan(client, { TableName: source }, { backpressure: link }).pipe(
       map((ticket) => ({ ...ticket, title: String(ticket.title).toUpperCase(), schema: 2 })),
       dynamoBatchWrite(client, target, { backpressure: link }),
       reduce((n, result) => n + result.requests.length, 0),

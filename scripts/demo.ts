@@ -21,7 +21,7 @@ import cliProgress from 'cli-progress';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { from, lastValueFrom, map, reduce, toArray } from 'rxjs';
-import { backpressure, dynamoBatchDelete, dynamoBatchWrite, dynamoLookup, scan, scanPages, type Progress } from 'rxjs-dynamodb';
+import { backpressure, dynamoBatchDelete, dynamoBatchWrite, dynamoLookup, dynamoScan, dynamoScanPages, type Progress } from 'rxjs-dynamodb';
 import { capacityStats, withSimulatedCapacity } from 'rxjs-dynamodb/testing';
 import { localClient, startDynamoLocal, type DynamoLocal } from '../src/cli/dynamoLocal.js';
 import { formatRate } from '../src/cli/progress.js';
@@ -217,7 +217,7 @@ async function story(endpoint: string, options: DemoOptions, log: (line: string)
     let archiveProgress: Progress | undefined;
     const reportArchive = progressReporter('archive', resolved, log, bar);
     const archived = await lastValueFrom(
-      scan(
+      dynamoScan(
         client,
         {
           TableName: table,
@@ -248,8 +248,8 @@ async function story(endpoint: string, options: DemoOptions, log: (line: string)
     }) => {
       let calls = 0;
       return lastValueFrom(
-        scanPages(client, { TableName: table, Select: 'COUNT', ConsistentRead: true, ...filter }).pipe(
-          map((page) => (calls++, page.Count)),
+        dynamoScanPages(client, { TableName: table, Select: 'COUNT', ConsistentRead: true, ...filter }).pipe(
+          map((page) => (calls++, page.count)),
           reduce((sum, c) => sum + c, 0),
         ),
         { defaultValue: 0 },

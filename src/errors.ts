@@ -101,9 +101,9 @@ export type SourceErrorCode =
   'source.pageFailed';
 
 /**
- * The error a source (`scan`, `query`, `scanPages`, `queryPages`, `parallelScan`) fails with: where to start again,
+ * The error a source (`dynamoScan`, `dynamoQuery`, `dynamoScanPages`, `dynamoQueryPages`, `dynamoParallelScan`) fails with: where to start again,
  * and the underlying error as `cause`. Every item of the pages before is emitted already; resume with
- * `{ startKey }` (or, for `parallelScan`, `{ segments, startKeys }`) and nothing is read twice or missed.
+ * `{ startKey }` (or, for `dynamoParallelScan`, `{ segments, startKeys }`) and nothing is read twice or missed.
  */
 export class SourceError extends Error {
   override readonly name = 'SourceError';
@@ -114,7 +114,7 @@ export class SourceError extends Error {
     /** The `LastEvaluatedKey` of the last page emitted: pass it as `startKey`. `undefined`: start from the beginning. */
     readonly startKey: Record<string, unknown> | undefined,
     cause: unknown,
-    /** `parallelScan` only: the segments not finished (pass as `segments`) … */
+    /** `dynamoParallelScan` only: the segments not finished (pass as `segments`) … */
     readonly segments?: number[],
     /** … and where each of them starts again (pass as `startKeys`); a segment not in it starts from its beginning. */
     readonly startKeys?: Record<number, Record<string, unknown>>,

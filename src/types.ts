@@ -10,23 +10,23 @@ export type Item = Record<string, NativeAttributeValue>;
 /** A primary key as a plain JavaScript object: the partition key attribute, and the sort key attribute if any. */
 export type Key = Record<string, NativeAttributeValue>;
 
-/** One key to read, from one table. */
-export interface GetRequest {
+/** One key to read, from one table. `K` names the key's shape (`{ id: string }`): not checked at run time. */
+export interface GetRequest<K extends object = Key> {
   table: string;
-  key: Key;
+  key: K;
 }
 
 /** What a read of one key gave: the item, or `undefined` when no item has that key. */
-export interface GetResponse {
+export interface GetResponse<T extends object = Item, K extends object = Key> {
   table: string;
-  key: Key;
-  item: Item | undefined;
+  key: K;
+  item: T | undefined;
   /** With `onFailure: 'emit'` only: why the key could not be read (then `item` is undefined). */
   error?: unknown;
 }
 
-/** One put or delete, for one table. */
-export type WriteRequest = { table: string; put: Item } | { table: string; delete: Key };
+/** One put or delete, for one table. `T` names the items' type (`WriteRequest<Ticket>`): not checked at run time. */
+export type WriteRequest<T extends object = Item> = { table: string; put: T } | { table: string; delete: Key };
 
 /**
  * Anything with the AWS SDK v3 client's `send`: a `DynamoDBClient`, a `DynamoDBDocumentClient`, a wrapper around
@@ -88,16 +88,16 @@ export interface BatchOptions {
   onProgress?: (progress: Progress) => void;
 }
 
-/** What a write operator emits: once per batch. */
-export interface BatchWriteResult {
+/** What a write operator emits: once per batch. `T`: the type of the items put. */
+export interface BatchWriteResult<T extends object = Item> {
   /** The requests this batch wrote, including any replaced by a later request for the same key before sending. */
-  requests: WriteRequest[];
+  requests: Array<WriteRequest<T>>;
   /** BatchWriteItem calls this batch took: 1 means no retry; 0 for a request rejected before any call. */
   attempts: number;
   /** Capacity consumed over all attempts, summed per table, when `returnConsumedCapacity` was asked for. */
   consumedCapacity?: ConsumedCapacity[];
   /** With `onFailure: 'emit'` only: the requests of this batch that were not written. */
-  failed?: WriteRequest[];
+  failed?: Array<WriteRequest<T>>;
   /** With `onFailure: 'emit'` only: the first failed request's error (each request's own is in `failures`). */
   error?: unknown;
   /**
@@ -105,7 +105,7 @@ export interface BatchWriteResult {
    * `BatchWriteError` whose message names that request's table and key and whose `cause` is what DynamoDB (or, for a
    * request refused before any call, an {@link InvalidRequestError}) said.
    */
-  failures?: Array<{ request: WriteRequest; error: BatchWriteError }>;
+  failures?: Array<{ request: WriteRequest<T>; error: BatchWriteError }>;
 }
 
 /** What one call answered: the requests it did not process (DynamoDB's `UnprocessedItems` / `UnprocessedKeys`). */

@@ -1,10 +1,10 @@
 /**
- * The scanning side of `export`, `copy`, `delete` and `count`: one `scanPages` per segment (Scan's `Segment` /
+ * The scanning side of `export`, `copy`, `delete` and `count`: one `dynamoScanPages` per segment (Scan's `Segment` /
  * `TotalSegments` when there are several), each from its checkpointed `LastEvaluatedKey`, and a tracker that moves a
  * segment's checkpoint past a page only once every item of that page, and of every page before it, is settled.
  */
 import { from, map, mergeMap, type Observable } from 'rxjs';
-import { type Backpressure, capacity, type DynamoDBSender, type Key, type Page, type ScanInput, scanPages } from '../index.js';
+import { type Backpressure, capacity, type DynamoDBSender, type Key, type Page, type ScanInput, dynamoScanPages } from '../index.js';
 import { CheckpointFile, loadKey, type StoredKey, storeKey } from './checkpoint.js';
 import type { ScanOptions } from './options.js';
 import { CliError, EXIT } from './session.js';
@@ -79,11 +79,11 @@ export function scanSegments(
     mergeMap((segment) => {
       const { startKey } = state.segments[segment]!;
       const segmentInput = totalSegments > 1 ? { ...input, Segment: segment, TotalSegments: totalSegments } : input;
-      return scanPages(client, segmentInput, {
+      return dynamoScanPages(client, segmentInput, {
         ...(startKey ? { startKey: loadKey(startKey, `the checkpoint of segment ${segment}`) } : {}),
         ...(options.backpressure ? { backpressure: options.backpressure } : {}),
         ...(budget ? { capacity: budget } : {}),
-      }).pipe(map((page): SegmentPage => ({ segment, page, remaining: page.Items.length })));
+      }).pipe(map((page): SegmentPage => ({ segment, page, remaining: page.items.length })));
     }),
   );
 }
@@ -115,7 +115,7 @@ export class PageTracker {
   private advance(segment: number): void {
     const queue = this.queues.get(segment)!;
     let key: Key | undefined | null = null;
-    while (queue.length > 0 && queue[0]!.remaining <= 0) key = queue.shift()!.page.LastEvaluatedKey;
+    while (queue.length > 0 && queue[0]!.remaining <= 0) key = queue.shift()!.page.lastEvaluatedKey;
     if (key === null) return;
     this.state.segments[segment] = key ? { startKey: storeKey(key), done: false } : { done: true };
     this.state.complete = this.state.segments.every((s) => s.done);

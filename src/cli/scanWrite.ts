@@ -80,9 +80,9 @@ export async function scanWrite(spec: ScanWrite, sink: (link: Backpressure) => O
   const pipeline = scanSegments(session.client, spec.input, state, { backpressure: link, unitsPerSecond: spec.unitsPerSecond }).pipe(
     mergeMap((page) => {
       tracker.add(page);
-      job.tally.read += page.page.Items.length;
+      job.tally.read += page.page.items.length;
       job.update();
-      return page.page.Items.map((item): Taken => ({ page, item }));
+      return page.page.items.map((item): Taken => ({ page, item }));
     }),
     spec.transform
       ? concatMap((taken) =>
@@ -129,8 +129,8 @@ export async function planScanWrite(spec: ScanWrite, key: TableKey): Promise<{ o
     pages.pipe(
       concatMap(async (page) => {
         plan.scanCalls++;
-        job.tally.read += page.page.Items.length;
-        for (const item of page.page.Items) {
+        job.tally.read += page.page.items.length;
+        for (const item of page.page.items) {
           try {
             check(page.segment, spec.transform ? await spec.transform(item) : item);
           } catch (error) {

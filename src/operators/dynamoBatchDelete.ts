@@ -27,15 +27,15 @@ import { writeRequestsInternal } from './writeInternals.js';
  * @returns An operator from keys (or items) to one {@link BatchWriteResult} per batch.
  * @see dynamoBatchWrite
  */
-export function dynamoBatchDelete(
+export function dynamoBatchDelete<K extends object = Key>(
   client: DynamoDBSender,
   table: string,
   options: BatchWriteTableOptions = {},
-): OperatorFunction<Key, BatchWriteResult> {
+): OperatorFunction<K, BatchWriteResult> {
   const write = writeRequestsInternal(client, (t) => (t === table ? options.keyAttributes : undefined), options);
   return (keys) =>
     keys.pipe(
-      map((key): WriteRequest => ({ table, delete: key })),
+      map((key): WriteRequest => ({ table, delete: key as Key })),
       write,
     );
 }

@@ -36,27 +36,28 @@ export interface BatchGetTableOptions extends BatchGetOptions {
  * @see dynamoLookup
  * @see dynamoBatchGetRequests
  */
-export function dynamoBatchGet(
+export function dynamoBatchGet<T extends object = Item, K extends object = Key>(
   client: DynamoDBSender,
   table: string,
   options?: BatchGetTableOptions & { onFailure?: 'error' },
-): OperatorFunction<Key, Item>;
-export function dynamoBatchGet(
+): OperatorFunction<K, T>;
+export function dynamoBatchGet<T extends object = Item, K extends object = Key>(
   client: DynamoDBSender,
   table: string,
   options: BatchGetTableOptions & { onFailure: 'emit' },
-): OperatorFunction<Key, Item | BatchGetFailure>;
-export function dynamoBatchGet(
+): OperatorFunction<K, T | BatchGetFailure>;
+export function dynamoBatchGet<T extends object = Item, K extends object = Key>(
   client: DynamoDBSender,
   table: string,
   options: BatchGetTableOptions = {},
-): OperatorFunction<Key, Item | BatchGetFailure> {
+): OperatorFunction<K, T | BatchGetFailure> {
   const read = getRequestsInternal(client, (t) => (t === table ? options.keyAttributes : undefined), options);
   return (keys) =>
     keys.pipe(
-      map((key): GetRequest => ({ table, key })),
+      map((key): GetRequest => ({ table, key: key as Key })),
       read,
       filter((o) => o.item !== undefined || o.error !== undefined),
-      map((o) => (o.error ? new BatchGetFailure(table, o.request.key, o.error) : o.item!)),
+      // the item's type is the caller's name for it, as with the SDK's own `Item`
+      map((o) => (o.error ? new BatchGetFailure(table, o.request.key, o.error) : (o.item as T))),
     );
 }

@@ -1,5 +1,5 @@
-import { map, type OperatorFunction } from 'rxjs';
-import type { DynamoDBSender, GetRequest, GetResponse } from '../types.js';
+import { map, type Observable, type OperatorFunction } from 'rxjs';
+import type { DynamoDBSender, GetRequest, GetResponse, Item, Key } from '../types.js';
 import { type BatchGetOptions, getRequestsInternal } from './getInternals.js';
 
 export interface BatchGetRequestsOptions extends BatchGetOptions {
@@ -33,17 +33,18 @@ export interface BatchGetRequestsOptions extends BatchGetOptions {
  * be read comes out with `error` set.
  * @see dynamoBatchGet
  */
-export function dynamoBatchGetRequests(
+export function dynamoBatchGetRequests<T extends object = Item, K extends object = Key>(
   client: DynamoDBSender,
   options: BatchGetRequestsOptions = {},
-): OperatorFunction<GetRequest, GetResponse> {
+): OperatorFunction<GetRequest<K>, GetResponse<T, K>> {
   const { keyAttributes = {} } = options;
   const read = getRequestsInternal(client, (table) => keyAttributes[table], options);
   return (requests) =>
-    requests.pipe(
+    (requests as Observable<GetRequest>).pipe(
       read,
-      map((o): GetResponse => {
-        const response: GetResponse = { table: o.request.table, key: o.request.key, item: o.item };
+      map((o): GetResponse<T, K> => {
+        // the types are the caller's names for what the table holds, not checked at run time
+        const response: GetResponse<T, K> = { table: o.request.table, key: o.request.key as K, item: o.item as T | undefined };
         if (o.error) response.error = o.error;
         return response;
       }),

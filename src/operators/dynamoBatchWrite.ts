@@ -1,4 +1,4 @@
-import { map, type OperatorFunction } from 'rxjs';
+import { map, type Observable, type OperatorFunction } from 'rxjs';
 import type { BatchWriteResult, DynamoDBSender, Item, WriteRequest } from '../types.js';
 import { type BatchWriteOptions, writeRequestsInternal } from './writeInternals.js';
 
@@ -34,15 +34,16 @@ export interface BatchWriteTableOptions extends BatchWriteOptions {
  * @returns An operator from items to one {@link BatchWriteResult} per batch.
  * @see dynamoBatchWriteRequests for puts and deletes mixed, across tables.
  */
-export function dynamoBatchWrite(
+export function dynamoBatchWrite<T extends object = Item>(
   client: DynamoDBSender,
   table: string,
   options: BatchWriteTableOptions = {},
-): OperatorFunction<Item, BatchWriteResult> {
+): OperatorFunction<T, BatchWriteResult<T>> {
   const write = writeRequestsInternal(client, (t) => (t === table ? options.keyAttributes : undefined), options);
   return (items) =>
     items.pipe(
-      map((put): WriteRequest => ({ table, put })),
+      // the item's type is the caller's name for it: the engine takes any plain object
+      map((put): WriteRequest => ({ table, put: put as Item })),
       write,
-    );
+    ) as Observable<BatchWriteResult<T>>;
 }

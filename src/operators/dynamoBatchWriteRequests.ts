@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
-import type { BatchWriteResult, DynamoDBSender, WriteRequest } from '../types.js';
+import type { BatchWriteResult, DynamoDBSender, Item, WriteRequest } from '../types.js';
 import { type BatchWriteOptions, writeRequestsInternal } from './writeInternals.js';
 
 export interface BatchWriteRequestsOptions extends BatchWriteOptions {
@@ -42,10 +42,14 @@ export interface BatchWriteRequestsOptions extends BatchWriteOptions {
  * @see dynamoBatchWrite
  * @see dynamoBatchDelete
  */
-export function dynamoBatchWriteRequests(
+export function dynamoBatchWriteRequests<T extends object = Item>(
   client: DynamoDBSender,
   options: BatchWriteRequestsOptions = {},
-): OperatorFunction<WriteRequest, BatchWriteResult> {
+): OperatorFunction<WriteRequest<T>, BatchWriteResult<T>> {
   const { keyAttributes = {} } = options;
-  return writeRequestsInternal(client, (table) => keyAttributes[table], options);
+  // the item type is the caller's name for it: the engine takes any plain object
+  return writeRequestsInternal(client, (table) => keyAttributes[table], options) as unknown as OperatorFunction<
+    WriteRequest<T>,
+    BatchWriteResult<T>
+  >;
 }

@@ -5,10 +5,10 @@ import type { BatchGetTableOptions } from './dynamoBatchGet.js';
 import { type GetOutcome, getRequestsInternal } from './getInternals.js';
 
 /** One key's answer, in input order. */
-export interface Lookup {
-  key: Key;
+export interface Lookup<T extends object = Item, K extends object = Key> {
+  key: K;
   /** The item, or undefined when it is gone (no item has the key) — or, with `error`, when it could not be read. */
-  item: Item | undefined;
+  item: T | undefined;
   /** With `onFailure: 'emit'` only. */
   error?: unknown;
 }
@@ -40,7 +40,11 @@ export interface Lookup {
  * @returns An operator from keys to one {@link Lookup} per key, in input order.
  * @see dynamoBatchGet
  */
-export function dynamoLookup(client: DynamoDBSender, table: string, options: BatchGetTableOptions = {}): OperatorFunction<Key, Lookup> {
+export function dynamoLookup<T extends object = Item, K extends object = Key>(
+  client: DynamoDBSender,
+  table: string,
+  options: BatchGetTableOptions = {},
+): OperatorFunction<K, Lookup<T, K>> {
   const read = getRequestsInternal(client, (t) => (t === table ? options.keyAttributes : undefined), options);
   return (keys) =>
     defer(() => {
@@ -48,13 +52,14 @@ export function dynamoLookup(client: DynamoDBSender, table: string, options: Bat
       let next = 0;
       return keys.pipe(
         map((key): GetRequest => {
-          const request = { table, key };
+          const request = { table, key: key as Key };
           ids.set(request, next++);
           return request;
         }),
         read,
         inInputOrder(ids),
-      );
+        // the types are the caller's names for what the table holds, not checked at run time
+      ) as Observable<Lookup<T, K>>;
     });
 }
 

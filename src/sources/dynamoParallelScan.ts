@@ -2,7 +2,7 @@ import { asyncScheduler, catchError, defer, from, mergeMap, type Observable, tap
 import { SourceError } from '../errors.js';
 import { toBudget } from '../capacity.js';
 import type { DynamoDBSender, Item, Key } from '../types.js';
-import { paginate, readController, type ScanInput, type SourceOptions } from './pageInternals.js';
+import { paginate, readController, type ScanInput, type SourceOptions, validateSourceInput } from './pageInternals.js';
 
 export interface ParallelScanOptions extends Omit<SourceOptions, 'startKey'> {
   /** Segments the table is split into (DynamoDB's `TotalSegments`, 1 to 1,000,000). */
@@ -14,7 +14,7 @@ export interface ParallelScanOptions extends Omit<SourceOptions, 'startKey'> {
   segments?: number[];
   /** Segments scanned at once. @default all of `segments` */
   concurrency?: number;
-  /** Where each segment starts: its `LastEvaluatedKey` from an earlier run, by segment number. @default {} */
+  /** Where each segment starts: its last page's `lastEvaluatedKey` from an earlier run, by segment number. @default {} */
   startKeys?: Record<number, Key>;
 }
 
@@ -25,25 +25,30 @@ export interface ParallelScanOptions extends Omit<SourceOptions, 'startKey'> {
  * ```
  * segment 0:  -a---b|
  * segment 1:  --c-d---e|
- * > parallelScan(client, { TableName: 'Tickets' }, { totalSegments: 2 })
+ * > dynamoParallelScan(client, { TableName: 'Tickets' }, { totalSegments: 2 })
  * items:      -ac-db--e|
  * ```
  *
  * ## Example
  * ```ts
- * import { parallelScan } from 'rxjs-dynamodb';
+ * import { dynamoParallelScan } from 'rxjs-dynamodb';
  * // this worker takes segments 0-3 of 16; three others take the rest
- * parallelScan(client, { TableName: 'Tickets' }, { totalSegments: 16, segments: [0, 1, 2, 3] }).subscribe(process);
+ * dynamoParallelScan<Ticket>(client, { TableName: 'Tickets' }, { totalSegments: 16, segments: [0, 1, 2, 3] }).subscribe(process);
  * ```
  *
  * @param client A `DynamoDBClient`, a `DynamoDBDocumentClient`, or anything with their `send`.
  * @param input The Scan input in the document model (without `Segment` / `TotalSegments`).
- * @param options `totalSegments`, `segments`, `concurrency`, and the options of `scan`.
+ * @param options `totalSegments`, `segments`, `concurrency`, and the options of `dynamoScan`.
  * @returns An Observable of items, interleaved across segments.
- * @see scan
+ * @see dynamoScan
  */
-export function parallelScan(client: DynamoDBSender, input: ScanInput, options: ParallelScanOptions): Observable<Item> {
+export function dynamoParallelScan<T extends object = Item>(
+  client: DynamoDBSender,
+  input: ScanInput,
+  options: ParallelScanOptions,
+): Observable<T> {
   const { totalSegments, startKeys = {}, capacity: budgetOption, ...rest } = options;
+  validateSourceInput(input);
   // one budget for every segment, so that together they stay within it
   const budget = toBudget(budgetOption);
   if (!(Number.isInteger(totalSegments) && totalSegments >= 1 && totalSegments <= 1_000_000))
@@ -67,7 +72,7 @@ export function parallelScan(client: DynamoDBSender, input: ScanInput, options: 
     return from(segments).pipe(
       mergeMap(
         (segment) =>
-          paginate(
+          paginate<T>(
             client,
             'scan',
             { ...input, Segment: segment, TotalSegments: totalSegments },
@@ -75,10 +80,10 @@ export function parallelScan(client: DynamoDBSender, input: ScanInput, options: 
             shared,
           ).pipe(
             tap({
-              next: (page) => (page.LastEvaluatedKey ? (at[segment] = page.LastEvaluatedKey) : delete at[segment]),
+              next: (page) => (page.lastEvaluatedKey ? (at[segment] = page.lastEvaluatedKey) : delete at[segment]),
               complete: () => left.delete(segment),
             }),
-            mergeMap((page) => page.Items),
+            mergeMap((page) => page.items),
           ),
         concurrency,
       ),

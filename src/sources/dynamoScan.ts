@@ -3,31 +3,32 @@ import type { DynamoDBSender, Item } from '../types.js';
 import { paginate, type ScanInput, type SourceOptions } from './pageInternals.js';
 
 /**
- * Every item of a Scan, page after page, as plain JavaScript objects.
+ * Every item of a Scan, page after page, as plain JavaScript objects. The type parameter names what the table holds
+ * (`dynamoScan<Ticket>(…)`): it is not checked at run time, as with the SDK's own `Items`.
  *
  * ```
  * pages:   -[a,b]---[c]|
- * > scan(client, { TableName: 'Tickets' })
+ * > dynamoScan(client, { TableName: 'Tickets' })
  * items:   -(ab)----(c|)
  * ```
  *
  * ## Example
  * ```ts
- * import { backpressure, dynamoBatchWrite, scan } from 'rxjs-dynamodb';
+ * import { backpressure, dynamoBatchWrite, dynamoScan } from 'rxjs-dynamodb';
  * const link = backpressure({ highWaterMark: 5_000 });
- * scan(client, { TableName: 'Tickets', FilterExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' },
+ * dynamoScan<Ticket>(client, { TableName: 'Tickets', FilterExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' },
  *   ExpressionAttributeValues: { ':s': 'resolved' } }, { backpressure: link })
  *   .pipe(dynamoBatchWrite(client, 'Archive', { backpressure: link }))
  *   .subscribe();
  * ```
  *
  * @param client A `DynamoDBClient`, a `DynamoDBDocumentClient`, or anything with their `send`.
- * @param input The Scan input in the document model.
+ * @param input The Scan input in the document model (resume with the `startKey` option, not `ExclusiveStartKey`).
  * @param options `startKey`, retries, backpressure; see {@link SourceOptions}.
  * @returns An Observable of items. Unsubscribing stops paging and aborts the call in flight.
- * @see scanPages
- * @see parallelScan
+ * @see dynamoScanPages
+ * @see dynamoParallelScan
  */
-export function scan(client: DynamoDBSender, input: ScanInput, options: SourceOptions = {}): Observable<Item> {
-  return paginate(client, 'scan', input, options).pipe(mergeMap((page) => page.Items));
+export function dynamoScan<T extends object = Item>(client: DynamoDBSender, input: ScanInput, options: SourceOptions = {}): Observable<T> {
+  return paginate<T>(client, 'scan', input, options).pipe(mergeMap((page) => page.items));
 }

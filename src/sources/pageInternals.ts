@@ -35,9 +35,11 @@ import { controllerIn, type RateController } from '../internal/engine/controller
 import { isRetryableError } from '../internal/retryable.js';
 import type { BackoffOptions, DynamoDBSender, Item, Key } from '../types.js';
 
-/** What the document model changes in an input: values and keys are plain JavaScript. */
+/**
+ * What the document model changes in an input: values are plain JavaScript. `ExclusiveStartKey` is not part of it:
+ * a source resumes in one way only, its `startKey` option.
+ */
 type DocumentModel<T> = Omit<T, 'ExclusiveStartKey' | 'ExpressionAttributeValues'> & {
-  ExclusiveStartKey?: Key;
   ExpressionAttributeValues?: Record<string, NativeAttributeValue>;
 };
 /** `ScanCommandInput` with plain JavaScript values: `FilterExpression`, `ProjectionExpression`, `IndexName`, … pass through. */
@@ -50,19 +52,29 @@ export function readController(budget: CapacityBudget | undefined, table: string
   return controllerIn(budget ? controllersOf(budget) : new Map(), table, 'read', () => scheduler.now());
 }
 
-/** One page of a scan or query, unmarshalled. */
-export interface Page {
-  Items: Item[];
-  /** Where the next page starts; absent on the last page. Keep it to resume a stopped job (`startKey`). */
-  LastEvaluatedKey?: Key;
-  Count: number;
-  ScannedCount: number;
-  ConsumedCapacity?: ConsumedCapacity;
+/** One page of a scan or query, unmarshalled, in camelCase like every other result of the toolkit. */
+export interface Page<T extends object = Item> {
+  /** The page's items (those that passed `FilterExpression`). */
+  items: T[];
+  /**
+   * Where the next page starts (DynamoDB's `LastEvaluatedKey`); absent on the last page. Pass it as the `startKey`
+   * option to resume after this page.
+   */
+  lastEvaluatedKey?: Key;
+  /** Items on this page, after `FilterExpression` (DynamoDB's `Count`). */
+  count: number;
+  /** Items read for this page, before `FilterExpression` (DynamoDB's `ScannedCount`). */
+  scannedCount: number;
+  /** With `ReturnConsumedCapacity` in the input, or a `capacity` budget or adaptive throughput: what the page cost. */
+  consumedCapacity?: ConsumedCapacity;
 }
 
 /** Options of the sources. */
 export interface SourceOptions {
-  /** Where to start: a `LastEvaluatedKey` kept from an earlier run. @default input.ExclusiveStartKey, else the beginning */
+  /**
+   * Where to start: a page's `lastEvaluatedKey` (or a `SourceError`'s `startKey`) kept from an earlier run; the only
+   * way to resume (an `ExclusiveStartKey` in the input is refused). @default the beginning
+   */
   startKey?: Key;
   /** Calls per page while they fail with throttling or transient errors. @default 10 */
   maxAttempts?: number;
@@ -95,9 +107,17 @@ export interface SourceOptions {
   throughput?: 'adaptive' | 'unlimited';
 }
 
-/** `parallelScan`'s segments share one controller. @internal */
+/** `dynamoParallelScan`'s segments share one controller. @internal */
 export interface PagingShared {
   controller?: RateController;
+}
+
+/** A source's input, checked when the source is created: resuming has one way, the `startKey` option. */
+export function validateSourceInput(input: ScanInput | QueryInput): void {
+  if ((input as { ExclusiveStartKey?: unknown }).ExclusiveStartKey !== undefined)
+    throw new TypeError(
+      "ExclusiveStartKey in the input is not supported: pass it as the startKey option (a page's lastEvaluatedKey), the one way to resume",
+    );
 }
 
 export function validateSourceOptions(options: SourceOptions): void {
@@ -113,21 +133,22 @@ export function validateSourceOptions(options: SourceOptions): void {
  * when a page has come back — and, with a backpressure link, only once the link is under its high-water mark. A page
  * that fails with a retryable error is fetched again after the backoff. Unsubscribing aborts the call in flight.
  */
-export function paginate(
+export function paginate<T extends object = Item>(
   client: DynamoDBSender,
   kind: 'scan' | 'query',
   input: ScanInput | QueryInput,
   options: SourceOptions,
   shared: PagingShared = {},
-): Observable<Page> {
+): Observable<Page<T>> {
+  validateSourceInput(input);
   validateSourceOptions(options);
   const { maxAttempts, backoff, scheduler = asyncScheduler, random, backpressure: link } = options;
   const marshalling = options.marshallOptions ?? marshallOptionsOf(client);
   const unmarshal = unmarshallerFor(options.unmarshallOptions ?? unmarshallOptionsOf(client));
   const values = input.ExpressionAttributeValues ? marshallItem(input.ExpressionAttributeValues, marshalling) : undefined;
-  const firstKey = options.startKey ?? input.ExclusiveStartKey;
+  const firstKey = options.startKey;
   /** Each page's `LastEvaluatedKey` as DynamoDB sent it. */
-  const wireKeys = new WeakMap<Page, Record<string, AttributeValue>>();
+  const wireKeys = new WeakMap<Page<T>, Record<string, AttributeValue>>();
   const budget = toBudget(options.capacity);
   const table = input.TableName ?? '';
   const adaptive = (options.throughput ?? 'unlimited') === 'adaptive';
@@ -157,7 +178,7 @@ export function paginate(
         if (isRetryableError(error)) controller?.record({ offered: Math.max(expected, 0.5), delivered: 0 });
       },
     });
-  const fetch = (startKey: Record<string, AttributeValue> | undefined, owed: number): Observable<Page> =>
+  const fetch = (startKey: Record<string, AttributeValue> | undefined, owed: number): Observable<Page<T>> =>
     turn(owed).pipe(
       concatMap(() =>
         defer(() => {
@@ -173,23 +194,23 @@ export function paginate(
           );
         }).pipe(retryWithBackoff({ maxAttempts, backoff, scheduler, random })),
       ),
-      map((output): Page => {
-        const page: Page = {
-          Items: (output.Items ?? []).map(unmarshal),
-          ...(output.LastEvaluatedKey ? { LastEvaluatedKey: unmarshal(output.LastEvaluatedKey) } : {}),
-          Count: output.Count ?? 0,
-          ScannedCount: output.ScannedCount ?? 0,
-          ...(output.ConsumedCapacity ? { ConsumedCapacity: output.ConsumedCapacity } : {}),
+      map((output): Page<T> => {
+        const page: Page<T> = {
+          items: (output.Items ?? []).map(unmarshal) as T[],
+          ...(output.LastEvaluatedKey ? { lastEvaluatedKey: unmarshal(output.LastEvaluatedKey) } : {}),
+          count: output.Count ?? 0,
+          scannedCount: output.ScannedCount ?? 0,
+          ...(output.ConsumedCapacity ? { consumedCapacity: output.ConsumedCapacity } : {}),
         };
         // the next call starts from DynamoDB's own key, never from a conversion of it
         if (output.LastEvaluatedKey) wireKeys.set(page, output.LastEvaluatedKey);
         return page;
       }),
-      tap((page) => link?.emitted(page.Items.length)),
+      tap((page) => link?.emitted(page.items.length)),
     );
 
   /** Units a page consumed, as DynamoDB reported them (or half a unit per item when it did not). */
-  const owedFor = (page: Page) => (budget || controller ? (page.ConsumedCapacity?.CapacityUnits ?? page.Count * 0.5) : 0);
+  const owedFor = (page: Page<T>) => (budget || controller ? (page.consumedCapacity?.CapacityUnits ?? page.count * 0.5) : 0);
   return defer(() => {
     /** Where to start again if a page fails: after the last page emitted. */
     let resumeAt = firstKey;
@@ -198,7 +219,7 @@ export function paginate(
         const next = wireKeys.get(page);
         return next ? fetch(next, owedFor(page)) : EMPTY;
       }),
-      tap((page) => (resumeAt = page.LastEvaluatedKey)),
+      tap((page) => (resumeAt = page.lastEvaluatedKey)),
       catchError((error: unknown) => {
         const e = error as { name?: string; message?: string };
         const where = resumeAt ? 'after the last page emitted: pass .startKey to go on' : 'at the beginning';

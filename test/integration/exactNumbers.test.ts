@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { lastValueFrom, type Observable, take, toArray } from 'rxjs';
-import { type DynamoDBSender, type Page, queryPages, type QueryInput, scanPages, type ScanInput } from 'rxjs-dynamodb';
+import { type DynamoDBSender, type Page, dynamoQueryPages, type QueryInput, dynamoScanPages, type ScanInput } from 'rxjs-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { canonicalNumber } from '../../src/internal/numbers.js';
 import { localClient } from '../helpers/dynamoLocal.js';
@@ -27,7 +27,7 @@ const canonical = (numbers: string[]) => numbers.map(canonicalNumber).sort();
 const MAX_PAGES = 30;
 
 const all = (pages$: Observable<Page>) => lastValueFrom(pages$.pipe(take(MAX_PAGES), toArray()));
-const keysOf = (pages: Page[], attribute: string) => pages.flatMap((p) => p.Items.map((item) => String(item[attribute])));
+const keysOf = (pages: Page[], attribute: string) => pages.flatMap((p) => p.items.map((item) => String(item[attribute])));
 
 /** A table with these key attributes (N, or S for `pk` when there is a sort key), and one item per key, written raw. */
 async function seeded(client: DynamoDBClient, prefix: string, withSortKey: boolean): Promise<string> {
@@ -54,13 +54,13 @@ async function seeded(client: DynamoDBClient, prefix: string, withSortKey: boole
 }
 
 /** Page after page, each fetched alone from the previous page's `LastEvaluatedKey` as `startKey` (a resume per page). */
-async function pageByPage(pagesFrom: (startKey: Page['LastEvaluatedKey']) => Observable<Page>): Promise<Page[]> {
+async function pageByPage(pagesFrom: (startKey: Page['lastEvaluatedKey']) => Observable<Page>): Promise<Page[]> {
   const pages: Page[] = [];
-  let startKey: Page['LastEvaluatedKey'];
+  let startKey: Page['lastEvaluatedKey'];
   do {
     const [page] = await lastValueFrom(pagesFrom(startKey).pipe(take(1), toArray()));
     pages.push(page!);
-    startKey = page!.LastEvaluatedKey;
+    startKey = page!.lastEvaluatedKey;
   } while (startKey && pages.length < MAX_PAGES);
   return pages;
 }
@@ -85,15 +85,17 @@ describe('scanPages and queryPages over number keys beyond a JavaScript number (
   describe.each(senders)('through %s', (_, sender) => {
     it('should end a scanPages with a Limit, each key once', async () => {
       const input: ScanInput = { TableName: scanTable, Limit: 7 };
-      const pages = await all(scanPages(sender(), input));
-      expect(pages.at(-1)!.LastEvaluatedKey).toBeUndefined();
+      const pages = await all(dynamoScanPages(sender(), input));
+      expect(pages.at(-1)!.lastEvaluatedKey).toBeUndefined();
       expect(pages.length).toBeLessThanOrEqual(9); // 8 pages of up to 7, and perhaps an empty last one
       expect(canonical(keysOf(pages, 'pk'))).toEqual(canonical(KEYS));
     });
 
     it("should resume a scan from each page's LastEvaluatedKey right after that page", async () => {
-      const pages = await pageByPage((startKey) => scanPages(sender(), { TableName: scanTable, Limit: 7 }, startKey ? { startKey } : {}));
-      expect(pages.at(-1)!.LastEvaluatedKey).toBeUndefined();
+      const pages = await pageByPage((startKey) =>
+        dynamoScanPages(sender(), { TableName: scanTable, Limit: 7 }, startKey ? { startKey } : {}),
+      );
+      expect(pages.at(-1)!.lastEvaluatedKey).toBeUndefined();
       const seen = keysOf(pages, 'pk');
       expect(seen).toHaveLength(KEYS.length);
       expect(canonical(seen)).toEqual(canonical(KEYS));
@@ -106,11 +108,11 @@ describe('scanPages and queryPages over number keys beyond a JavaScript number (
         ExpressionAttributeValues: { ':pk': 'one' },
         Limit: 7,
       };
-      const pages = await all(queryPages(sender(), input));
-      expect(pages.at(-1)!.LastEvaluatedKey).toBeUndefined();
+      const pages = await all(dynamoQueryPages(sender(), input));
+      expect(pages.at(-1)!.lastEvaluatedKey).toBeUndefined();
       // a query reads the sort key in numeric order: the integers beyond 2^53, then 12345678901234567.5 (about 1.2e16)
       expect(keysOf(pages, 'sk').map(canonicalNumber)).toEqual(KEYS.map(canonicalNumber));
-      const resumed = await pageByPage((startKey) => queryPages(sender(), input, startKey ? { startKey } : {}));
+      const resumed = await pageByPage((startKey) => dynamoQueryPages(sender(), input, startKey ? { startKey } : {}));
       expect(keysOf(resumed, 'sk').map(canonicalNumber)).toEqual(keysOf(pages, 'sk').map(canonicalNumber));
     });
   });

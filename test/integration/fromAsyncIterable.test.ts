@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
-import { backpressure, dynamoBatchWrite, fromAsyncIterable, type Item, scan } from 'rxjs-dynamodb';
+import { backpressure, dynamoBatchWrite, fromAsyncIterable, type Item, dynamoScan } from 'rxjs-dynamodb';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
 
@@ -184,7 +184,7 @@ describe('backpressure from a file and a scan into DynamoDB Local', () => {
       let maxPending = 0;
 
       await run(
-        scan(client, { TableName: source, Limit: 250 }, { backpressure: link }).pipe(
+        dynamoScan(client, { TableName: source, Limit: 250 }, { backpressure: link }).pipe(
           tap(() => (maxPending = Math.max(maxPending, link.pending))),
           map(transform),
           dynamoBatchWrite(client, target, { backpressure: link, concurrency: 8 }),
@@ -203,7 +203,7 @@ describe('backpressure from a file and a scan into DynamoDB Local', () => {
       const link = backpressure({ highWaterMark: 1_000 });
 
       await run(
-        scan(client, { TableName: source, Limit: 250 }, { backpressure: link }).pipe(
+        dynamoScan(client, { TableName: source, Limit: 250 }, { backpressure: link }).pipe(
           link.filter((item: Item) => item.status === 'open'), // drops 2,000 of 5,000
           map(transform),
           dynamoBatchWrite(client, target, { backpressure: link, concurrency: 8 }),

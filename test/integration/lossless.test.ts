@@ -4,7 +4,16 @@ import { NumberValueImpl as NumberValue } from '@aws-sdk/util-dynamodb';
 import fc from 'fast-check';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dynamoBatchGet, dynamoBatchWrite, dynamoLookup, type Item, itemSize, MAX_ITEM_BYTES, scan, scanPages } from 'rxjs-dynamodb';
+import {
+  dynamoBatchGet,
+  dynamoBatchWrite,
+  dynamoLookup,
+  type Item,
+  itemSize,
+  MAX_ITEM_BYTES,
+  dynamoScan,
+  dynamoScanPages,
+} from 'rxjs-dynamodb';
 import { marshallItem } from '../../src/internal/marshal.js';
 import { canonicalNumber } from '../../src/internal/numbers.js';
 import { item as arbitraryItem, normal } from '../helpers/arbitraries.js';
@@ -52,14 +61,14 @@ describe('exact values through the toolkit on DynamoDB Local (issue 8)', () => {
     for (const sender of [client, DynamoDBDocumentClient.from(client)]) {
       const table = await createTable(client, uniqueTable('EveryType'));
       await all(from(everyType).pipe(dynamoBatchWrite(sender, table)));
-      const scanned = await all(scan(sender, { TableName: table }));
+      const scanned = await all(dynamoScan(sender, { TableName: table }));
       expect(normal(scanned)).toEqual(normal(everyType));
       const got = await all(from([{ pk: 'every#1' }]).pipe(dynamoBatchGet(sender, table)));
       expect(normal(got)).toEqual(normal(everyType));
       // and written again from what was read, it is the same item
       const copy = await createTable(client, uniqueTable('EveryTypeCopy'));
       await all(from(scanned).pipe(dynamoBatchWrite(sender, copy)));
-      expect(normal(await all(scan(client, { TableName: copy })))).toEqual(normal(everyType));
+      expect(normal(await all(dynamoScan(client, { TableName: copy })))).toEqual(normal(everyType));
     }
   });
 
@@ -67,14 +76,14 @@ describe('exact values through the toolkit on DynamoDB Local (issue 8)', () => {
     const table = await createTable(client, uniqueTable('NKeys'), { partitionKeyType: 'N' });
     const keys = Array.from({ length: 50 }, (_, i) => NumberValue.from(`1.${'0'.repeat(19)}${String(i + 1).padStart(2, '0')}`));
     await all(from(keys.map((pk) => ({ pk, v: 1 }))).pipe(dynamoBatchWrite(client, table)));
-    const pages = await all(scanPages(client, { TableName: table, Limit: 7 }));
+    const pages = await all(dynamoScanPages(client, { TableName: table, Limit: 7 }));
     expect(pages.length).toBeLessThanOrEqual(9);
-    const seen = pages.flatMap((p) => p.Items.map((i) => canonicalNumber(String(i.pk))));
+    const seen = pages.flatMap((p) => p.items.map((i) => canonicalNumber(String(i.pk))));
     expect(new Set(seen).size).toBe(50);
     expect(seen.sort()).toEqual(keys.map((k) => canonicalNumber(String(k))).sort());
     // the last key of a page, handed back as startKey, resumes right after it
-    const resumed = await all(scanPages(client, { TableName: table, Limit: 7 }, { startKey: pages[2]!.LastEvaluatedKey }));
-    expect(resumed.flatMap((p) => p.Items).length).toBe(50 - pages.slice(0, 3).reduce((n, p) => n + p.Items.length, 0));
+    const resumed = await all(dynamoScanPages(client, { TableName: table, Limit: 7 }, { startKey: pages[2]!.lastEvaluatedKey }));
+    expect(resumed.flatMap((p) => p.items).length).toBe(50 - pages.slice(0, 3).reduce((n, p) => n + p.items.length, 0));
     // lookups by those keys find every item
     const found = await all(from(keys.map((pk) => ({ pk }))).pipe(dynamoLookup(client, table)));
     expect(found.every((f) => f.item !== undefined)).toBe(true);

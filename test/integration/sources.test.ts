@@ -7,11 +7,11 @@ import {
   dynamoBatchWrite,
   type Item,
   type Key,
-  parallelScan,
-  query,
-  queryPages,
-  scan,
-  scanPages,
+  dynamoParallelScan,
+  dynamoQuery,
+  dynamoQueryPages,
+  dynamoScan,
+  dynamoScanPages,
 } from 'rxjs-dynamodb';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
@@ -72,7 +72,7 @@ describe('scan against DynamoDB Local', () => {
     ['a DynamoDBClient', (c: DynamoDBClient): DynamoDBSender => c],
     ['a DynamoDBDocumentClient', (c: DynamoDBClient): DynamoDBSender => DynamoDBDocumentClient.from(c)],
   ])('should read every item with %s', async (_, wrap) => {
-    const got = await run(scan(wrap(client), { TableName: table }));
+    const got = await run(dynamoScan(wrap(client), { TableName: table }));
 
     expect(got).toHaveLength(2_000);
     expect(sorted(got)).toEqual(sorted(items));
@@ -80,7 +80,7 @@ describe('scan against DynamoDB Local', () => {
 
   it('should filter with a FilterExpression and plain ExpressionAttributeValues', async () => {
     const got = await run(
-      scan(client, {
+      dynamoScan(client, {
         TableName: table,
         FilterExpression: 'n < :max AND kind = :kind AND #s IN (:a, :b)',
         ExpressionAttributeNames: { '#s': 'status' },
@@ -96,7 +96,7 @@ describe('scan against DynamoDB Local', () => {
 
   it('should return only the projected attributes with a ProjectionExpression over ExpressionAttributeNames', async () => {
     const got = await run(
-      scan(client, {
+      dynamoScan(client, {
         TableName: table,
         ProjectionExpression: 'pk, #n, #s, detail.score',
         ExpressionAttributeNames: { '#n': 'name', '#s': 'status' },
@@ -109,31 +109,31 @@ describe('scan against DynamoDB Local', () => {
   });
 
   it('should page with Limit, each LastEvaluatedKey a plain object, the last page without one', async () => {
-    const pages = await run(scanPages(client, { TableName: table, Limit: 300 }));
+    const pages = await run(dynamoScanPages(client, { TableName: table, Limit: 300 }));
 
     expect(pages).toHaveLength(7); // 6 × 300 + 200
-    expect(pages.map((page) => page.Count)).toEqual([300, 300, 300, 300, 300, 300, 200]);
+    expect(pages.map((page) => page.count)).toEqual([300, 300, 300, 300, 300, 300, 200]);
     for (const page of pages.slice(0, -1)) {
-      expect(page.LastEvaluatedKey).toEqual({ pk: expect.any(String) });
-      expect(page.LastEvaluatedKey!.pk).toBe(page.Items.at(-1)!.pk);
+      expect(page.lastEvaluatedKey).toEqual({ pk: expect.any(String) });
+      expect(page.lastEvaluatedKey!.pk).toBe(page.items.at(-1)!.pk);
     }
-    expect(pages.at(-1)!.LastEvaluatedKey).toBeUndefined();
-    expect(sorted(pages.flatMap((page) => page.Items))).toEqual(sorted(items));
+    expect(pages.at(-1)!.lastEvaluatedKey).toBeUndefined();
+    expect(sorted(pages.flatMap((page) => page.items))).toEqual(sorted(items));
   });
 
   it('should resume with startKey after the first pages were taken and the scan stopped: the rest exactly', async () => {
     const counter = countingScans(client);
-    const first = await run(scanPages(counter.sender, { TableName: table, Limit: 250 }).pipe(take(3)));
-    const checkpoint = first.at(-1)!.LastEvaluatedKey;
+    const first = await run(dynamoScanPages(counter.sender, { TableName: table, Limit: 250 }).pipe(take(3)));
+    const checkpoint = first.at(-1)!.lastEvaluatedKey;
     expect(checkpoint).toBeDefined();
     await sleep(100);
     const callsForFirst = counter.scans;
     expect(callsForFirst).toBe(3); // take(3) stopped the paging: no fourth page was asked for
 
-    const rest = await run(scanPages(counter.sender, { TableName: table, Limit: 250 }, { startKey: checkpoint }));
+    const rest = await run(dynamoScanPages(counter.sender, { TableName: table, Limit: 250 }, { startKey: checkpoint }));
 
-    const before = pks(first.flatMap((page) => page.Items));
-    const after = pks(rest.flatMap((page) => page.Items));
+    const before = pks(first.flatMap((page) => page.items));
+    const after = pks(rest.flatMap((page) => page.items));
     expect(before).toHaveLength(750);
     expect(after).toHaveLength(1_250);
     expect(before.filter((pk) => after.includes(pk))).toEqual([]);
@@ -145,7 +145,7 @@ describe('scan against DynamoDB Local', () => {
     const counter = countingScans(client);
     let received = 0;
 
-    const subscription = scan(counter.sender, { TableName: table, Limit: 100 }).subscribe(() => {
+    const subscription = dynamoScan(counter.sender, { TableName: table, Limit: 100 }).subscribe(() => {
       received += 1;
       if (received === 100) subscription.unsubscribe();
     });
@@ -168,7 +168,7 @@ describe('scan against DynamoDB Local', () => {
         return client.send(command, options);
       },
     };
-    const subscription = scan(slow, { TableName: table, Limit: 100 }).subscribe();
+    const subscription = dynamoScan(slow, { TableName: table, Limit: 100 }).subscribe();
     await sleep(30);
 
     subscription.unsubscribe();
@@ -182,7 +182,7 @@ describe('scan against DynamoDB Local', () => {
   it('should fetch throttled pages again after the backoff and still read everything', async () => {
     const counter = countingScans(client, 2);
 
-    const got = await run(scan(counter.sender, { TableName: table, Limit: 500 }, { backoff: { baseDelayMs: 1, maxDelayMs: 10 } }));
+    const got = await run(dynamoScan(counter.sender, { TableName: table, Limit: 500 }, { backoff: { baseDelayMs: 1, maxDelayMs: 10 } }));
 
     expect(counter.throttled).toBe(2);
     expect(counter.scans).toBe(2 + 5); // 4 full pages, then the empty page after an exact division
@@ -194,7 +194,7 @@ describe('scan against DynamoDB Local', () => {
     const counter = countingScans(client, 100);
 
     const error = await run(
-      scan(counter.sender, { TableName: table }, { maxAttempts: 3, backoff: { baseDelayMs: 1, maxDelayMs: 5 } }),
+      dynamoScan(counter.sender, { TableName: table }, { maxAttempts: 3, backoff: { baseDelayMs: 1, maxDelayMs: 5 } }),
     ).then(
       () => undefined,
       (e: unknown) => e as Error,
@@ -209,7 +209,7 @@ describe('scan against DynamoDB Local', () => {
 
 describe('parallelScan against DynamoDB Local', () => {
   it('should return every item exactly once over 4 segments', async () => {
-    const got = await run(parallelScan(client, { TableName: table }, { totalSegments: 4 }));
+    const got = await run(dynamoParallelScan(client, { TableName: table }, { totalSegments: 4 }));
 
     expect(got).toHaveLength(2_000);
     expect(new Set(pks(got)).size).toBe(2_000);
@@ -218,8 +218,8 @@ describe('parallelScan against DynamoDB Local', () => {
 
   it('should cover the table with no overlap from two calls on disjoint segments', async () => {
     const counter = countingScans(client);
-    const low = await run(parallelScan(counter.sender, { TableName: table, Limit: 200 }, { totalSegments: 4, segments: [0, 1] }));
-    const high = await run(parallelScan(counter.sender, { TableName: table, Limit: 200 }, { totalSegments: 4, segments: [2, 3] }));
+    const low = await run(dynamoParallelScan(counter.sender, { TableName: table, Limit: 200 }, { totalSegments: 4, segments: [0, 1] }));
+    const high = await run(dynamoParallelScan(counter.sender, { TableName: table, Limit: 200 }, { totalSegments: 4, segments: [2, 3] }));
 
     expect(low.length).toBeGreaterThan(0);
     expect(high.length).toBeGreaterThan(0);
@@ -275,7 +275,7 @@ describe('query against DynamoDB Local', () => {
 
   it('should query the table key with a sort key condition, in sort key order', async () => {
     const got = await run(
-      query(client, {
+      dynamoQuery(client, {
         TableName: tickets,
         KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
         ExpressionAttributeValues: { ':pk': 'org#2', ':from': 10, ':to': 59 },
@@ -290,7 +290,7 @@ describe('query against DynamoDB Local', () => {
 
   it('should query a global secondary index, in index sort key order', async () => {
     const got = await run(
-      query(client, {
+      dynamoQuery(client, {
         TableName: tickets,
         IndexName: 'byQueue',
         KeyConditionExpression: '#q = :q AND created > :after',
@@ -314,15 +314,15 @@ describe('query against DynamoDB Local', () => {
       ScanIndexForward: false,
       Limit: 40,
     };
-    const first = await run(queryPages(client, input).pipe(take(2)));
-    const checkpoint: Key = first.at(-1)!.LastEvaluatedKey!;
+    const first = await run(dynamoQueryPages(client, input).pipe(take(2)));
+    const checkpoint: Key = first.at(-1)!.lastEvaluatedKey!;
     expect(Object.keys(checkpoint).sort()).toEqual(['created', 'pk', 'queue', 'sk']);
 
-    const rest = await run(queryPages(client, input, { startKey: checkpoint }));
+    const rest = await run(dynamoQueryPages(client, input, { startKey: checkpoint }));
 
     const expected = rows.filter((row) => row.queue === 'billing').sort((a, b) => (b.created as number) - (a.created as number));
     expect(expected).toHaveLength(150);
-    expect([...first, ...rest].flatMap((page) => page.Items)).toEqual(expected);
+    expect([...first, ...rest].flatMap((page) => page.items)).toEqual(expected);
   });
 });
 

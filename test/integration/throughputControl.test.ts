@@ -2,7 +2,7 @@ import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { NumberValueImpl as NumberValue } from '@aws-sdk/util-dynamodb';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { BatchWriteError, capacity, dynamoBatchGet, dynamoBatchWrite, parallelScan, type Progress, scan } from 'rxjs-dynamodb';
+import { BatchWriteError, capacity, dynamoBatchGet, dynamoBatchWrite, dynamoParallelScan, type Progress, dynamoScan } from 'rxjs-dynamodb';
 import { capacityStats, withFaults, withSimulatedCapacity } from 'rxjs-dynamodb/testing';
 import { localClient } from '../helpers/dynamoLocal.js';
 import { createTable, scanAll, uniqueTable } from '../helpers/tables.js';
@@ -87,7 +87,9 @@ describe('throughput control on DynamoDB Local', () => {
     expect(sorted(got)).toEqual(sorted(written));
     expect(last!.rate).toBeDefined();
     const scanned = await lastValueFrom(
-      parallelScan(sim, { TableName: table, Limit: 200 }, { totalSegments: 3, throughput: 'adaptive', maxAttempts: 100 }).pipe(toArray()),
+      dynamoParallelScan(sim, { TableName: table, Limit: 200 }, { totalSegments: 3, throughput: 'adaptive', maxAttempts: 100 }).pipe(
+        toArray(),
+      ),
     );
     expect(sorted(scanned)).toEqual(sorted(written));
   });
@@ -137,7 +139,7 @@ describe('throughput control on DynamoDB Local', () => {
     const got = await lastValueFrom(
       from(items(300).map(({ pk }) => ({ pk }))).pipe(dynamoBatchGet(client, table, { capacity: reads }), toArray()),
     );
-    const scanned = await lastValueFrom(scan(client, { TableName: table, Limit: 100 }, { capacity: reads }).pipe(toArray()));
+    const scanned = await lastValueFrom(dynamoScan(client, { TableName: table, Limit: 100 }, { capacity: reads }).pipe(toArray()));
     expect(got).toHaveLength(300);
     expect(scanned).toHaveLength(300);
     expect(reads.spent).toBeGreaterThan(150);

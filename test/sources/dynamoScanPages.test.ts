@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { map, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { parallelScan, scan, scanPages, SourceError } from 'rxjs-dynamodb';
+import * as toolkit from 'rxjs-dynamodb';
+import { dynamoParallelScan, dynamoScan, dynamoScanPages, SourceError } from 'rxjs-dynamodb';
 import { fakeScanClient } from '../helpers/fakeScanClient.js';
 
 const pages = [[{ pk: 'a' }, { pk: 'b' }], [{ pk: 'c' }], [{ pk: 'd' }, { pk: 'e' }]];
@@ -14,7 +15,7 @@ describe('scanPages (virtual time)', () => {
     const scheduler = newScheduler();
     scheduler.run(({ cold, expectObservable }) => {
       const fake = fakeScanClient(() => scheduler.now(), cold, pages);
-      const result = scanPages(fake.client, { TableName: 'T' }).pipe(map((p) => p.Items.map((i) => i.pk).join('')));
+      const result = dynamoScanPages(fake.client, { TableName: 'T' }).pipe(map((p) => p.items.map((i) => i.pk).join('')));
       // each call answers 2 frames after it starts; the last page completes the source at +3
       expectObservable(result).toBe('--x-y-z|', { x: 'ab', y: 'c', z: 'de' });
     });
@@ -27,7 +28,7 @@ describe('scanPages (virtual time)', () => {
         answer: (i) => (i === 1 || i === 2 ? { error: throttled() } : undefined),
       });
       const seen: Array<[number, unknown]> = [];
-      scan(fake.client, { TableName: 'T' }, { backoff: { baseDelayMs: 10, jitter: 'none' }, scheduler }).subscribe((i) =>
+      dynamoScan(fake.client, { TableName: 'T' }, { backoff: { baseDelayMs: 10, jitter: 'none' }, scheduler }).subscribe((i) =>
         seen.push([scheduler.now(), i.pk]),
       );
       flush();
@@ -54,7 +55,7 @@ describe('scanPages (virtual time)', () => {
     scheduler.run(({ cold, flush }) => {
       const fake = fakeScanClient(() => scheduler.now(), cold, pages);
       const seen: unknown[] = [];
-      scan(fake.client, { TableName: 'T' }, { startKey: { page: 2 } }).subscribe({
+      dynamoScan(fake.client, { TableName: 'T' }, { startKey: { page: 2 } }).subscribe({
         next: (i) => seen.push(i.pk),
         complete: () => seen.push('|'),
       });
@@ -68,7 +69,7 @@ describe('scanPages (virtual time)', () => {
     const scheduler = newScheduler();
     scheduler.run(({ cold, expectObservable, flush }) => {
       const fake = fakeScanClient(() => scheduler.now(), cold, pages, { marble: '---r|' });
-      expectObservable(scanPages(fake.client, { TableName: 'T' }).pipe(map((p) => p.Count)), '^----!').toBe('---x', { x: 2 });
+      expectObservable(dynamoScanPages(fake.client, { TableName: 'T' }).pipe(map((p) => p.count)), '^----!').toBe('---x', { x: 2 });
       flush();
       expect(fake.scans.map((s) => s.at)).toEqual([0, 3]);
       expect(fake.scans[1]!.signal?.aborted).toBe(true);
@@ -80,7 +81,7 @@ describe('scanPages (virtual time)', () => {
     scheduler.run(({ cold, expectObservable, flush }) => {
       const fake = fakeScanClient(() => scheduler.now(), cold, pages);
       expectObservable(
-        scan(fake.client, { TableName: 'T' }).pipe(
+        dynamoScan(fake.client, { TableName: 'T' }).pipe(
           take(1),
           map((i) => i.pk),
         ),
@@ -94,7 +95,7 @@ describe('scanPages (virtual time)', () => {
     const scheduler = newScheduler();
     scheduler.run(({ cold, flush }) => {
       const fake = fakeScanClient(() => scheduler.now(), cold, [[]]);
-      scan(fake.client, {
+      dynamoScan(fake.client, {
         TableName: 'T',
         FilterExpression: '#s = :s',
         ExpressionAttributeNames: { '#s': 'status' },
@@ -120,7 +121,7 @@ describe('source errors (issue 9)', () => {
     const seen: unknown[] = [];
     scheduler.run(({ cold, flush }) => {
       const fake = fakeScanClient(() => scheduler.now(), cold, pages, { answer: (i) => (i === 2 ? { error: missing() } : undefined) });
-      scan(fake.client, { TableName: 'T' }, { scheduler }).subscribe({
+      dynamoScan(fake.client, { TableName: 'T' }, { scheduler }).subscribe({
         next: (i) => seen.push(i.pk),
         error: (e: SourceError) => (error = e),
       });
@@ -136,7 +137,7 @@ describe('source errors (issue 9)', () => {
     const rest: unknown[] = [];
     scheduler.run(({ cold, flush }) => {
       const fake = fakeScanClient(() => scheduler.now(), cold, pages);
-      scan(fake.client, { TableName: 'T' }, { scheduler, startKey: error!.startKey }).subscribe((i) => rest.push(i.pk));
+      dynamoScan(fake.client, { TableName: 'T' }, { scheduler, startKey: error!.startKey }).subscribe((i) => rest.push(i.pk));
       flush();
     });
     expect(rest).toEqual(['d', 'e']);
@@ -151,7 +152,11 @@ describe('source errors (issue 9)', () => {
       const fake = fakeScanClient(() => scheduler.now(), cold, pages, {
         answer: (i) => (i === 3 ? { error: missing() } : undefined),
       });
-      parallelScan(fake.client, { TableName: 'T' }, { totalSegments: 3, concurrency: 2, scheduler, throughput: 'unlimited' }).subscribe({
+      dynamoParallelScan(
+        fake.client,
+        { TableName: 'T' },
+        { totalSegments: 3, concurrency: 2, scheduler, throughput: 'unlimited' },
+      ).subscribe({
         error: (e: SourceError) => (error = e),
       });
       flush();
@@ -160,5 +165,26 @@ describe('source errors (issue 9)', () => {
     expect(error!.segments).toEqual([0, 1, 2]);
     expect(error!.startKeys).toEqual({ 0: { page: 1 }, 1: { page: 1 } });
     expect(error!.message).toMatch(/Segments 0, 1, 2 are not finished/);
+  });
+});
+
+describe('source names and resuming', () => {
+  it('should keep the first names (scan, scanPages, query, queryPages, parallelScan) as the same functions', () => {
+    expect(toolkit.scan).toBe(toolkit.dynamoScan);
+    expect(toolkit.scanPages).toBe(toolkit.dynamoScanPages);
+    expect(toolkit.query).toBe(toolkit.dynamoQuery);
+    expect(toolkit.queryPages).toBe(toolkit.dynamoQueryPages);
+    expect(toolkit.parallelScan).toBe(toolkit.dynamoParallelScan);
+  });
+
+  it('should refuse an ExclusiveStartKey in the input of every source, when it is created: startKey is the one way', () => {
+    const input = { TableName: 'T', ExclusiveStartKey: { pk: 'a' } } as unknown as toolkit.ScanInput;
+    const message = /ExclusiveStartKey in the input is not supported: pass it as the startKey option/;
+    const client = { send: () => Promise.resolve({}) };
+    expect(() => dynamoScan(client, input)).toThrow(message);
+    expect(() => dynamoScanPages(client, input)).toThrow(message);
+    expect(() => toolkit.dynamoQuery(client, input)).toThrow(message);
+    expect(() => toolkit.dynamoQueryPages(client, input)).toThrow(message);
+    expect(() => dynamoParallelScan(client, input, { totalSegments: 2 })).toThrow(message);
   });
 });
