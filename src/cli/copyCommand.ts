@@ -8,10 +8,12 @@ import { pathToFileURL } from 'node:url';
 import { dynamoBatchWrite } from '../index.js';
 import { Job } from './job.js';
 import type { CommonOptions, ScanOptions, WriteOptions } from './options.js';
+import { READ_UNITS } from './meter.js';
 import { openScanCheckpoint, scanInput } from './scanJob.js';
 import { planScanWrite, scanWrite, type Transform } from './scanWrite.js';
 import { CliError, EXIT, withSession } from './session.js';
 import { describeTable, tableKey, targetKey } from './table.js';
+import { announceTarget } from './target.js';
 
 export interface CopyOptions extends CommonOptions, ScanOptions, WriteOptions {
   from: string;
@@ -45,6 +47,7 @@ export async function copyCommand(options: CopyOptions): Promise<number> {
   const { state, file } = openScanCheckpoint('copy', from, options);
   return withSession(options, async (session) => {
     const { signal } = session;
+    if (!options.dryRun) await announceTarget(session, options, `copy items of table ${from} into table ${to}`, [to, from]);
     const source = await tableKey(session.client, from, undefined, { signal, checkpoint: file, role: 'source', flag: '--from' });
     const key = !options.dryRun
       ? await targetKey(session.client, to, {
@@ -58,8 +61,8 @@ export async function copyCommand(options: CopyOptions): Promise<number> {
       : options.createTable && !options.key && !(await describeTable(session.client, to, signal))
         ? source // the table --create-table would make
         : await tableKey(session.client, to, options.key, { signal, flag: '--to' });
-    const job = new Job('copy', options, `copy-${from}-to-${to}`);
-    const spec = { session, job, input: scanInput(from, options), state, file, unitsPerSecond: options.capacity, transform };
+    const job = new Job('copy', options, `copy-${from}-to-${to}`, session.meter);
+    const spec = { session, job, input: scanInput(from, options, READ_UNITS), state, file, unitsPerSecond: options.capacity, transform };
     const extra = () => ({ from, to, totalSegments: state.totalSegments, read: job.tally.read });
     if (state.complete) {
       process.stderr.write(`copy: checkpoint ${file!.path} says this copy is complete; nothing to do\n`);

@@ -3,6 +3,7 @@
  * (segments side by side), summing `Count` (items matching the filter) and `ScannedCount` (items read). The count
  * is printed on stdout, or with `--json` as `{ table, count, scannedCount, pages, … }`.
  */
+import { READ_UNITS } from './meter.js';
 import { openScanCheckpoint, scanInput, scanSegments } from './scanJob.js';
 import type { CommonOptions, ScanOptions } from './options.js';
 import { CliError, EXIT, runToEnd, withSession } from './session.js';
@@ -23,15 +24,15 @@ export async function countCommand(options: CountOptions): Promise<number> {
     let count = 0;
     let scannedCount = 0;
     let pages = 0;
-    const input = scanInput(table, options, { Select: 'COUNT' });
+    const input = scanInput(table, options, { Select: 'COUNT', ...READ_UNITS });
     let outcome: 'complete' | 'interrupted';
     try {
       outcome = await runToEnd(
         scanSegments(session.client, input, state, { unitsPerSecond: options.capacity }),
         session.signal,
         ({ page }) => {
-          count += page.Count;
-          scannedCount += page.ScannedCount;
+          count += page.count;
+          scannedCount += page.scannedCount;
           pages++;
         },
       );
@@ -42,7 +43,18 @@ export async function countCommand(options: CountOptions): Promise<number> {
     const elapsedMs = Date.now() - started;
     if (options.json)
       process.stdout.write(
-        `${JSON.stringify({ command: 'count', ok: true, table, count, scannedCount, pages, totalSegments: state.totalSegments, elapsedMs })}\n`,
+        `${JSON.stringify({
+          command: 'count',
+          ok: true,
+          table,
+          count,
+          scannedCount,
+          pages,
+          totalSegments: state.totalSegments,
+          calls: session.meter.readCalls,
+          unitsConsumed: session.meter.readUnits,
+          elapsedMs,
+        })}\n`,
       );
     else process.stdout.write(`${count}\n`);
     return EXIT.ok;

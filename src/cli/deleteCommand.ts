@@ -6,10 +6,12 @@
 import { dynamoBatchDelete } from '../index.js';
 import { Job } from './job.js';
 import type { CommonOptions, ScanOptions, WriteOptions } from './options.js';
+import { READ_UNITS } from './meter.js';
 import { openScanCheckpoint, scanInput } from './scanJob.js';
 import { planScanWrite, scanWrite } from './scanWrite.js';
 import { CliError, EXIT, withSession } from './session.js';
 import { tableKey } from './table.js';
+import { announceTarget } from './target.js';
 
 export interface DeleteOptions extends CommonOptions, ScanOptions, WriteOptions {
   table: string;
@@ -36,9 +38,10 @@ export async function deleteCommand(options: DeleteOptions): Promise<number> {
     );
   const { state, file } = openScanCheckpoint('delete', table, options);
   return withSession(options, async (session) => {
+    if (!options.dryRun) await announceTarget(session, options, `delete items of table ${table}`, [table]);
     const key = await tableKey(session.client, table, options.key, { signal: session.signal, checkpoint: file });
-    const job = new Job('delete', options, `delete-${table}`);
-    const input = scanInput(table, options, options.dryRun ? {} : keyProjection(key.names));
+    const job = new Job('delete', options, `delete-${table}`, session.meter);
+    const input = scanInput(table, options, { ...READ_UNITS, ...(options.dryRun ? {} : keyProjection(key.names)) });
     const spec = { session, job, input, state, file, unitsPerSecond: options.capacity };
     const extra = () => ({
       table,

@@ -20,6 +20,7 @@ import { lineWriter, openSink, type OutputFormat } from './exportOutput.js';
 import { toJsonLine } from './json.js';
 import { Job } from './job.js';
 import type { CommonOptions, ScanOptions } from './options.js';
+import { READ_UNITS } from './meter.js';
 import { PageTracker, openScanCheckpoint, type ScanCheckpoint, scanInput, scanSegments } from './scanJob.js';
 import { CliError, EXIT, runToEnd, withSession } from './session.js';
 import { describeTable } from './table.js';
@@ -74,7 +75,7 @@ export async function exportCommand(options: ExportOptions): Promise<number> {
     const description = await describeTable(session.client, table, session.signal);
     file?.bind('source', table, description); // a checkpoint made in another table of this name is refused
     if (!description) throw new CliError(`table ${table} does not exist (check --table, --endpoint and --region)`);
-    const job = new Job('export', options, `export-${table}`, process.stderr);
+    const job = new Job('export', options, `export-${table}`, session.meter, process.stderr);
     let pageCount = 0;
     const extra = () => ({
       table,
@@ -100,16 +101,16 @@ export async function exportCommand(options: ExportOptions): Promise<number> {
     );
     const link = backpressure({ highWaterMark: 10_000 });
     const tracker = new PageTracker(state, (s) => file?.update(s));
-    const pages = scanSegments(session.client, scanInput(table, options), state, {
+    const pages = scanSegments(session.client, scanInput(table, options, READ_UNITS), state, {
       backpressure: link,
       unitsPerSecond: options.capacity,
     }).pipe(
       // one page at a time, in order, so that each segment's checkpoint follows what the output really got
-      concatMap((page) => from(sink.write(linesOf(page.page.Items))).pipe(map(() => page))),
+      concatMap((page) => from(sink.write(linesOf(page.page.items))).pipe(map(() => page))),
     );
     try {
       const outcome = await runToEnd(pages, session.signal, (page) => {
-        const count = page.page.Items.length;
+        const count = page.page.items.length;
         pageCount++;
         job.tally.read += count;
         job.tally.written += count;

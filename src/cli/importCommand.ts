@@ -27,6 +27,7 @@ import type { CommonOptions, WriteOptions } from './options.js';
 import { Plan, checkItem } from './plan.js';
 import { CliError, EXIT, runToEnd, type Session, withSession } from './session.js';
 import { tableKey, type TableKey, targetKey } from './table.js';
+import { announceTarget } from './target.js';
 
 export interface ImportOptions extends CommonOptions, WriteOptions {
   table: string;
@@ -60,10 +61,11 @@ export async function importCommand(file: string, options: ImportOptions): Promi
   if (found) process.stderr.write(`import: resuming after line ${start} (checkpoint ${checkpoint!.path})\n`);
 
   return withSession(options, async (session) => {
+    if (!options.dryRun) await announceTarget(session, options, `write items to table ${table}`, [table]);
     const key = options.dryRun
       ? await tableKey(session.client, table, options.key, { signal: session.signal })
       : await targetKey(session.client, table, { key: options.key, create: options.createTable, signal: session.signal, checkpoint });
-    const job = new Job('import', options, `import-${table}`);
+    const job = new Job('import', options, `import-${table}`, session.meter);
     const reader = openInput(file);
     const total = options.progress !== false && process.stderr.isTTY && reader.countable ? await countLines(file) : undefined;
     const read: ReadState = { lastLine: 0 };

@@ -13,7 +13,7 @@ import { countCommand } from './countCommand.js';
 import { deleteCommand } from './deleteCommand.js';
 import { exportCommand } from './exportCommand.js';
 import { importCommand } from './importCommand.js';
-import { commonOptions, concurrencyOption, scanOptions, writeOptions } from './options.js';
+import { checkRequiredOptionsLast, commonOptions, concurrencyOption, scanOptions, writeOptions } from './options.js';
 import { CliError, EXIT } from './session.js';
 
 // the SDK warns on Node 20 that releases from 2027 will need Node 22; a command line should not print that on every run
@@ -110,6 +110,9 @@ commonOptions(scanOptions(program.command('count')))
   .description('count the items of a table (Scan with Select COUNT), or those matching --filter')
   .requiredOption('--table <name>', 'the table to count')
   .action(run('count', countCommand));
+
+// an unknown option (a typo: --tabel) is named, with commander's suggestion, before a required one is missed
+checkRequiredOptionsLast(program);
 
 try {
   await program.parseAsync(process.argv);

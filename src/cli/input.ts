@@ -102,6 +102,7 @@ async function* csvRecords(lines: AsyncIterable<RawLine[]>, options: ReadOptions
   const badHeader = (chunk: CsvChunk, why: string) =>
     new UnreadableInputError(
       `${options.source ?? 'the input'}: the CSV header (line ${chunk.lines[0]!.n}) is bad: ${why}; nothing was imported — fix the header and run again`,
+      EXIT.notAllWritten, // bad input (1, as bad lines give), not a job that failed (3): no write was tried
     );
   const record = (chunk: CsvChunk): InputRecord | undefined => {
     if (chunk.lines.length === 1 && !chunk.unclosed && chunk.lines[0]!.text === '') return undefined; // a blank line

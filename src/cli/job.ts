@@ -5,6 +5,7 @@
  */
 import type { BatchWriteResult, BatchWriteTableOptions, Backpressure, Progress, WriteRequest } from '../index.js';
 import { DeadLetter } from './deadLetter.js';
+import type { CallMeter } from './meter.js';
 import type { CommonOptions, WriteOptions } from './options.js';
 import { progressReporter, type Reporter, type Tally } from './progress.js';
 import { CliError, EXIT } from './session.js';
@@ -51,6 +52,8 @@ export class Job {
     private readonly options: CommonOptions & WriteOptions,
     /** Names the default dead-letter file: `import-Tickets`. */
     name: string,
+    /** The session's count of the Scan calls and their units, for the summary. */
+    private readonly meter: CallMeter,
     /** Where the `--json` summary goes: stderr for `export`, whose stdout carries the data. */
     private readonly summaryStream: NodeJS.WritableStream = process.stdout,
   ) {
@@ -78,6 +81,8 @@ export class Job {
     return {
       keyAttributes,
       onFailure: 'emit',
+      // the units DynamoDB reports, not an estimate by item size, for the summary's unitsConsumed
+      returnConsumedCapacity: 'TOTAL',
       backpressure: link,
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(capacity !== undefined ? { capacity: { unitsPerSecond: capacity } } : {}),
@@ -144,9 +149,12 @@ export class Job {
         written,
         failed,
         skipped,
-        calls: p?.calls ?? 0,
+        // every call that read or wrote items: BatchWriteItem (the write operator's count) and Scan (the meter's)
+        calls: (p?.calls ?? 0) + this.meter.readCalls,
+        scanCalls: this.meter.readCalls,
         retried: p?.retried ?? 0,
-        unitsConsumed: p?.unitsConsumed ?? 0,
+        unitsConsumed: (p?.unitsConsumed ?? 0) + this.meter.readUnits,
+        readUnitsConsumed: this.meter.readUnits,
         deadLetter,
         checkpoint: checkpoint ?? null,
         elapsedMs,

@@ -154,3 +154,23 @@ export function writeOptions(command: Command): Command {
       new Option('--key <names>', 'key attributes, partition key first, e.g. pk or pk:S,sk:N (default: DescribeTable)').argParser(parseKey),
     );
 }
+
+/**
+ * Commander checks the required options of a command before its unknown ones, so a typo (`--tabel T`) was reported
+ * as a missing `--table` and never named. This makes the required options of `program`'s commands ordinary ones and
+ * checks them in a `preAction` hook instead, which runs after commander has refused unknown options (with its
+ * "Did you mean --table?") and bad arguments. The message and exit code are commander's own.
+ */
+export function checkRequiredOptionsLast(program: Command): void {
+  const required = new Map<Command, Option[]>();
+  for (const command of program.commands) {
+    const options = command.options.filter((o) => o.mandatory);
+    for (const option of options) option.makeOptionMandatory(false);
+    required.set(command, options);
+  }
+  program.hook('preAction', (_program, command) => {
+    for (const option of required.get(command) ?? [])
+      if (command.getOptionValue(option.attributeName()) === undefined)
+        command.error(`error: required option '${option.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue' });
+  });
+}

