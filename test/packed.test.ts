@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDynamoLocal } from './helpers/dynamoLocal.js';
 
 // What a consumer gets from the packed tarball, in an empty project — its dependencies linked from this clone's
 // node_modules, so that no registry is needed. Packed with --ignore-scripts: `npm test` has just built dist, and
@@ -156,4 +157,23 @@ describe('the packed tarball', () => {
     );
     expect(local.status).not.toBe(0);
   }, 60_000);
+
+  it("should run README's quick start (the ```js block) from the packed tarball in an empty project", async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Quick start'));
+    const block = /^```js\n([\s\S]*?)^```$/m.exec(section.slice(0, section.indexOf('\n## ', 1)));
+    expect(block, 'a ```js block in the section "## Quick start"').not.toBeNull();
+    writeFileSync(join(project, 'quick-start.mjs'), block![1]!);
+    // its own DynamoDB Local: the block writes to a table named Tickets, which other test files may use too
+    const local = await startDynamoLocal();
+    try {
+      const env = { ...process.env, DYNAMODB_ENDPOINT: local.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+      const result = spawnSync(process.execPath, ['quick-start.mjs'], { cwd: project, encoding: 'utf8', env });
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe('1000 tickets written, 1000 in the table\n');
+      expect(result.status).toBe(0);
+    } finally {
+      await local.stop();
+    }
+  }, 120_000);
 });
