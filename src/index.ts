@@ -52,3 +52,17 @@ export type { Page, QueryInput, ScanInput, SourceOptions } from './sources/pageI
 export { backpressure, type Backpressure, type BackpressureOptions, type BackpressureStall } from './backpressure.js';
 export { capacity, type CapacityBudget, type CapacityOptions } from './capacity.js';
 export type { Progress } from './internal/progress.js';
+export {
+  compileExpressions,
+  ifNotExists,
+  increment,
+  listAppend,
+  type AttributePath,
+  type CompiledExpressions,
+  type Comparison,
+  type Condition,
+  type RawExpression,
+  type SetValue,
+  type UpdateFunction,
+  type UpdateSpec,
+} from './expressions.js';
