@@ -15,7 +15,10 @@ import {
 export interface FaultOptions {
   /** Probability, per write request or get key of a batch call, that it is held back and returned unprocessed. @default 0 */
   unprocessedRate?: number;
-  /** Probability, per batch call, that it throws a throttling error instead of being sent. @default 0 */
+  /**
+   * Probability, per batch call or single-item write call (PutItem, UpdateItem, DeleteItem, and lib-dynamodb's
+   * PutCommand, UpdateCommand, DeleteCommand), that it throws a throttling error instead of being sent. @default 0
+   */
   throttleRate?: number;
   /**
    * The names of the errors thrown, one drawn per throttled call. `'InternalServerError'` gives an HTTP 500 server
@@ -37,7 +40,7 @@ export interface FaultStats {
   calls: number;
   /** Of those, the BatchWriteItem and BatchGetItem calls. */
   batchCalls: number;
-  /** Batch calls that threw an injected throttling error. */
+  /** Batch and single-item write calls that threw an injected throttling error. */
   callsThrottled: number;
   /** Write requests and get keys held back and returned unprocessed (not counting DynamoDB's own). */
   requestsUnprocessed: number;
@@ -78,10 +81,16 @@ function latencyRange(latencyMs: number | readonly [number, number]): readonly [
   return range;
 }
 
+/** Single-item writes, which `throttleRate` throttles too: recognised by class name, in either form. */
+const ITEM_WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'PutCommand', 'UpdateCommand', 'DeleteCommand']);
+const isItemWrite = (command: unknown): boolean =>
+  ITEM_WRITES.has((command as { constructor?: { name?: string } } | undefined)?.constructor?.name ?? '');
+
 /**
- * Wraps a DynamoDB client so that its batch calls fail the way DynamoDB fails under load, at seedable random: some
- * calls throw a throttling error, some write requests and get keys come back in `UnprocessedItems` /
- * `UnprocessedKeys` without being sent, and every call can wait a random latency first.
+ * Wraps a DynamoDB client so that its batch calls (and, with `throttleRate`, its single-item writes) fail the way
+ * DynamoDB fails under load, at seedable random: some calls throw a throttling error, some write requests and get
+ * keys come back in `UnprocessedItems` / `UnprocessedKeys` without being sent, and every call can wait a random
+ * latency first.
  *
  * Faults are injected in `send`, before the SDK's own retries, so the code under test sees each one. The held-back
  * requests are merged with the real response's own unprocessed ones, in the command's form (marshalled or plain);
@@ -89,10 +98,10 @@ function latencyRange(latencyMs: number | readonly [number, number]): readonly [
  * call are all made when `send` is called, so the same seed and the same sequence of calls give the same faults.
  *
  * The wrapper has the client's type and properties; only `send` changes, and only for the batch commands
- * (`BatchWriteItemCommand`, `BatchGetItemCommand`, and lib-dynamodb's `BatchWriteCommand`, `BatchGetCommand`) and,
- * with `latencyMs`, for every command, whose `send` then returns a Promise. If `options.abortSignal` aborts during
- * the latency, the call rejects at once with an `AbortError`. Wrap the client you hand to your code:
- * `DynamoDBDocumentClient.from(wrapped)` would bypass `send`.
+ * (`BatchWriteItemCommand`, `BatchGetItemCommand`, and lib-dynamodb's `BatchWriteCommand`, `BatchGetCommand`), with
+ * `throttleRate` for the single-item writes, and with `latencyMs` for every command, whose `send` then returns a
+ * Promise. If `options.abortSignal` aborts during the latency, the call rejects at once with an `AbortError`. Wrap
+ * the client you hand to your code: `DynamoDBDocumentClient.from(wrapped)` would bypass `send`.
  *
  * ## Example
  * ```ts
@@ -130,7 +139,7 @@ export function withFaults<C extends DynamoDBSender>(client: C, options: FaultOp
   async function send(command: Record<string, unknown>, sendOptions?: SendOptions): Promise<unknown> {
     const kind = batchKind(command);
     const wait = minLatency === maxLatency ? minLatency : minLatency + random() * (maxLatency - minLatency);
-    const throttled = kind !== undefined && random() < throttleRate;
+    const throttled = (kind !== undefined || isItemWrite(command)) && random() < throttleRate;
     const errorName = throttled ? errorNames[Math.floor(random() * errorNames.length)] : undefined;
     const split = kind && !throttled ? partition(command, kind, () => !(random() < unprocessedRate)) : undefined;
     if (wait > 0) await delay(wait, sendOptions?.abortSignal);
@@ -149,7 +158,7 @@ export function withFaults<C extends DynamoDBSender>(client: C, options: FaultOp
       stats.calls += 1;
       const batch = batchKind(command) !== undefined;
       if (batch) stats.batchCalls += 1;
-      return batch || maxLatency > 0;
+      return batch || maxLatency > 0 || (throttleRate > 0 && isItemWrite(command));
     },
     send,
     { injectedFaultStats: (): FaultStats => ({ ...stats }) },

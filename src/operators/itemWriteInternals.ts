@@ -1,0 +1,762 @@
+/**
+ * The engine behind dynamoUpdate, dynamoPut and dynamoDelete: one call per request, `concurrency` calls in flight,
+ * the requests for one key sent one after another in input order, throttling and transient errors retried after the
+ * backoff, one outcome per request. What a call's answer means (`decideItem`) and which request goes next
+ * (`ItemQueue`) are plain synchronous code; `ItemWriteRun` is the RxJS shell around them, as `BatchRun` is for the
+ * batch operators. Each operator file only says how its request becomes a command (`ItemWriteSpec`).
+ */
+import type { AttributeValue, ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import type { unmarshallOptions } from '@aws-sdk/util-dynamodb';
+import { setMaxListeners } from 'node:events';
+import {
+  asyncScheduler,
+  concatMap,
+  Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  Subject,
+  type Subscriber,
+  type Subscription,
+  takeUntil,
+} from 'rxjs';
+import type { Backpressure } from '../backpressure.js';
+import { type CapacityBudget, type CapacityOptions, toBudget } from '../capacity.js';
+import { InvalidRequestError, ItemWriteError, type ItemWriteErrorCode } from '../errors.js';
+import { type CompiledExpressions, compileExpressions, type Condition, type UpdateSpec } from '../expressions.js';
+import { backoffDelay, validateBackoff } from '../internal/backoff.js';
+import { describeKeySchema, marshallOptionsOf, sendCommand, unmarshallOptionsOf } from '../internal/client.js';
+import { describeKeyValues, nativeKey } from '../internal/engine/entry.js';
+import { preview } from '../internal/prepare.js';
+import { marshallItem, type MarshalSettings } from '../internal/marshal.js';
+import { validateKeyAttributes } from '../internal/options.js';
+import { type Progress, ProgressTracker } from '../internal/progress.js';
+import { isRetryableError } from '../internal/retryable.js';
+import { type Unmarshal, unmarshallerFor } from '../internal/unmarshal.js';
+import type { BackoffOptions, DynamoDBSender, Item } from '../types.js';
+
+/** What became of one request. */
+export type ItemWriteStatus =
+  /** DynamoDB applied it. */
+  | 'written'
+  /** Its condition was false: DynamoDB changed nothing (`ConditionalCheckFailedException`). An outcome, not an error. */
+  | 'conditionFailed'
+  /** It was not written: see `error`. */
+  | 'failed';
+
+/** What a single-item write operator emits: one per request, in the order they are settled. */
+export interface ItemWriteResult<R, A extends object = Item> {
+  /** The request, as it came from the source. */
+  request: R;
+  status: ItemWriteStatus;
+  /** `'written'` with `returnValues` other than `'NONE'`: the attributes DynamoDB returned, unmarshalled exactly. */
+  attributes?: A;
+  /**
+   * `'conditionFailed'` with `returnCurrentOnConditionFailure: true`: the item as it is in the table (DynamoDB's
+   * `ReturnValuesOnConditionCheckFailure: 'ALL_OLD'`); absent when there is no item with that key.
+   */
+  current?: A;
+  /**
+   * `'failed'`: why, naming the table and the key. (On `'written'`, only when the returned attributes could not be
+   * unmarshalled with your `unmarshallOptions`: the write itself landed.)
+   */
+  error?: ItemWriteError<R>;
+  /** Calls made for this request: 1 means no retry; 0 for a request refused before any call. */
+  attempts: number;
+  /** With `returnConsumedCapacity`: what the last call consumed, as DynamoDB reported it. */
+  consumedCapacity?: ConsumedCapacity;
+}
+
+/** Options of `dynamoUpdate`, `dynamoPut` and `dynamoDelete`. */
+export interface ItemWriteOptions {
+  /** Calls in flight at once. A request waiting out its backoff holds no slot. @default 4 */
+  concurrency?: number;
+  /** Calls per request before giving up: one call and `maxAttempts - 1` retries. @default 10 */
+  maxAttempts?: number;
+  /** Backoff between attempts of a request. @default { baseDelayMs: 100, maxDelayMs: 20000, jitter: 'full' } */
+  backoff?: BackoffOptions;
+  /** Every delay (backoff, capacity budget) goes through this scheduler. @default asyncScheduler */
+  scheduler?: SchedulerLike;
+  /** Every random draw (jitter) comes from this function, returning a number in [0, 1). @default Math.random */
+  random?: () => number;
+  /**
+   * When a request fails (refused before sending, an error that is not retried, attempts run out). `'emit'`: emit
+   * its result with `status: 'failed'` and `error`, and go on. `'error'`: start no more calls, let the calls in flight
+   * finish (their results are emitted), then error the stream with an `ItemWriteError` whose `unprocessed` holds every
+   * request taken and not written (nor answered with a failed condition). A failed condition is never a failure.
+   * @default 'emit' (unlike the batch operators: here every request has its own result, with its own status)
+   */
+  onFailure?: 'emit' | 'error';
+  /**
+   * A budget of capacity units per second (a `capacity()` handle or its options): each call first spends its
+   * estimate — a put one unit per started KB of its item, an update or delete 1 unit — then the budget is corrected
+   * by what DynamoDB reports it consumed (asked for with `ReturnConsumedCapacity: 'TOTAL'`). @default none
+   */
+  capacity?: CapacityBudget | CapacityOptions;
+  /**
+   * Called with the counts so far after every call, and once more at the end (`complete: true`). `done` counts the
+   * requests written or answered with a failed condition; `requestAttempts` equals `calls`. @default none
+   */
+  onProgress?: (progress: Progress) => void;
+  /** The link to release as requests are settled (written, condition failed, or failed). @default none */
+  backpressure?: Backpressure;
+  /** Asks DynamoDB for the capacity each call consumed, reported in each result's `consumedCapacity`. @default not asked */
+  returnConsumedCapacity?: 'TOTAL' | 'INDEXES';
+  /** On a failed condition, read the item as it is (`current`) in the same call. @default false */
+  returnCurrentOnConditionFailure?: boolean;
+  /** How keys, items and expression values are marshalled. @default the document client's, else `{ removeUndefinedValues: true, convertClassInstanceToMap: true }` */
+  marshallOptions?: MarshalSettings;
+  /** How returned attributes are unmarshalled. @default the document client's if it has some, else exact (see dynamoBatchGet) */
+  unmarshallOptions?: unmarshallOptions;
+  /**
+   * The table's key attribute names, partition key first. `dynamoPut` finds each item's key with them (without them
+   * it reads them once with DescribeTable, cached per client); `dynamoUpdate` and `dynamoDelete` then refuse, before
+   * sending, a key that lacks one of them or has another attribute. @default put: DescribeTable; update, delete: not checked
+   */
+  keyAttributes?: string[];
+}
+
+/** One request made ready to send: its key (for the per-key order and for messages), its command input, its cost. */
+export interface PreparedWrite {
+  /** The key attributes and their plain values. */
+  key: Record<string, unknown>;
+  /** Names of the key attributes, in the order messages show them. */
+  attributes: string[];
+  /** The key as DynamoDB compares it (`1` and `1.0` are one key): requests with the same one go one after another. */
+  identity: string;
+  /** The command's input, `TableName` included, values marshalled. */
+  input: Record<string, unknown>;
+  /** Capacity units it is estimated to cost. */
+  units: number;
+}
+
+/** What one operator tells the engine. */
+export interface ItemWriteSpec<R> {
+  operation: 'UpdateItem' | 'PutItem' | 'DeleteItem';
+  /** The table's key attributes, when a request does not say its key by itself (puts): given, or read with DescribeTable. */
+  keyAttributes?: string[] | 'describe';
+  /** Checks and prepares one request, or refuses it with the reason (naming table and key). */
+  prepare(request: R, keyAttributes: string[] | undefined, marshalling: MarshalSettings): PreparedWrite | InvalidRequestError;
+  /** The command to send for an input. */
+  command(input: Record<string, unknown>): object;
+}
+
+/** Checks the options when the operator is created; throws a RangeError (a TypeError for a non-function) naming the bad value. */
+export function validateItemWriteOptions(table: unknown, options: ItemWriteOptions): void {
+  const { concurrency = 4, maxAttempts = 10, onFailure = 'emit', scheduler, random, onProgress, backpressure } = options;
+  if (typeof table !== 'string' || table.length === 0) throw new RangeError(`table must be a non-empty string, got ${String(table)}`);
+  if (!(Number.isInteger(concurrency) && concurrency >= 1))
+    throw new RangeError(`concurrency must be an integer >= 1, got ${String(concurrency)}`);
+  if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1))
+    throw new RangeError(`maxAttempts must be an integer >= 1, got ${String(maxAttempts)}`);
+  if (onFailure !== 'emit' && onFailure !== 'error') throw new RangeError(`onFailure must be 'emit' or 'error', got ${String(onFailure)}`);
+  validateBackoff(options.backoff);
+  const { returnConsumedCapacity: rcc, returnCurrentOnConditionFailure: rcf } = options;
+  if (rcc !== undefined && rcc !== 'TOTAL' && rcc !== 'INDEXES')
+    throw new RangeError(`returnConsumedCapacity must be 'TOTAL' or 'INDEXES', got ${JSON.stringify(rcc)}`);
+  if (rcf !== undefined && typeof rcf !== 'boolean')
+    throw new RangeError(`returnCurrentOnConditionFailure must be a boolean, got ${String(rcf)}`);
+  if (scheduler !== undefined && (typeof scheduler?.schedule !== 'function' || typeof scheduler?.now !== 'function'))
+    throw new TypeError(`scheduler must be an RxJS SchedulerLike (now and schedule), got ${String(scheduler)}`);
+  for (const [name, f] of [
+    ['random', random],
+    ['onProgress', onProgress],
+  ] as const)
+    if (f !== undefined && typeof f !== 'function') throw new TypeError(`${name} must be a function, got ${String(f)}`);
+  if (backpressure !== undefined && (typeof backpressure?.release !== 'function' || typeof backpressure?.attachSink !== 'function'))
+    throw new TypeError(`backpressure must be a link made by backpressure(), got ${String(backpressure)}`);
+  validateKeyAttributes(options.keyAttributes);
+}
+
+/** What one call's answer means for its request. Plain: tested with tables of inputs and outputs. */
+export type ItemStep =
+  | { kind: 'written' }
+  | { kind: 'conditionFailed' }
+  | { kind: 'retry' }
+  | { kind: 'failed'; code: Exclude<ItemWriteErrorCode, 'itemWrite.invalidRequest'> };
+
+const THROTTLING = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+]);
+const nameOf = (error: unknown) => (error as { name?: unknown } | undefined)?.name;
+
+/** Throttling: DynamoDB refused the call before doing anything, so sending it again cannot apply it twice. */
+export function isThrottling(error: unknown): boolean {
+  const e = error as { name?: unknown; $retryable?: { throttling?: boolean }; $metadata?: { httpStatusCode?: number } } | undefined;
+  return THROTTLING.has(e?.name as string) || e?.$retryable?.throttling === true || e?.$metadata?.httpStatusCode === 429;
+}
+
+/**
+ * A call's answer → the request's step. `attempts` counts this call. A failed condition is an outcome; a throttling or
+ * transient error (and `TransactionConflictException`: the item is in a transaction now) is retried while attempts
+ * are left; any other error fails the request at once.
+ */
+export function decideItem(answer: { error: unknown } | { output: unknown }, attempts: number, maxAttempts: number): ItemStep {
+  if (!('error' in answer)) return { kind: 'written' };
+  const name = nameOf(answer.error);
+  if (name === 'ConditionalCheckFailedException') return { kind: 'conditionFailed' };
+  if (!isRetryableError(answer.error) && name !== 'TransactionConflictException') return { kind: 'failed', code: 'itemWrite.nonRetryable' };
+  return attempts < maxAttempts ? { kind: 'retry' } : { kind: 'failed', code: 'itemWrite.attemptsExhausted' };
+}
+
+/**
+ * Which request goes next: retries that fell due and requests released from behind their key come first, then fresh
+ * ones in input order. A request for a key that has one live (queued, in a call, waiting to retry) waits behind it,
+ * so that the writes to a key land in input order. Plain and synchronous.
+ */
+export class ItemQueue<E extends { key: string }> {
+  private readonly first: E[] = [];
+  private fresh: E[] = [];
+  private head = 0;
+  /** Per live key, the requests waiting behind it. */
+  private readonly behind = new Map<string, E[]>();
+
+  /** A new request: `'queued'`, or `'held'` behind the live request for its key. */
+  admit(entry: E): 'queued' | 'held' {
+    const waiting = this.behind.get(entry.key);
+    if (waiting) return (waiting.push(entry), 'held');
+    this.behind.set(entry.key, []);
+    this.fresh.push(entry);
+    return 'queued';
+  }
+
+  /** A request whose backoff is over goes again, before fresh ones. */
+  again(entry: E): void {
+    this.first.push(entry);
+  }
+
+  /** The next request to send, if any. */
+  next(): E | undefined {
+    if (this.first.length > 0) return this.first.shift();
+    if (this.head >= this.fresh.length) return undefined;
+    const entry = this.fresh[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.fresh.length) {
+      this.fresh = this.fresh.slice(this.head);
+      this.head = 0;
+    }
+    return entry;
+  }
+
+  /** The live request for a key is settled: the next one behind it, if any, is queued first. */
+  settled(entry: E): void {
+    const waiting = this.behind.get(entry.key);
+    if (!waiting) return;
+    const next = waiting.shift();
+    if (next) this.first.push(next);
+    else this.behind.delete(entry.key);
+  }
+
+  /** Requests queued (not held, not in a call, not waiting to retry). */
+  get queued(): number {
+    return this.first.length + this.fresh.length - this.head;
+  }
+}
+
+/** One request in the engine. */
+interface ItemEntry<R> {
+  id: number;
+  request: R;
+  key: string;
+  prepared: PreparedWrite;
+  attempts: number;
+  /** An attempt failed with a transient error, after which DynamoDB may have applied the write. */
+  uncertain: boolean;
+}
+
+const named = (error: unknown) => {
+  const e = error as { name?: string; message?: string } | undefined;
+  return `${e?.name ?? 'Error'}: ${e?.message ?? String(error)}`;
+};
+
+/** Why a request failed, naming its table and key, and what to do. */
+export function itemFailureMessage(
+  operation: string,
+  where: string,
+  code: ItemWriteErrorCode,
+  cause: unknown,
+  attempts: number,
+  uncertain: boolean,
+): string {
+  if (code === 'itemWrite.nonRetryable')
+    return `${operation} on ${where} failed with ${named(cause)}. It was not retried${uncertain ? ' (an earlier attempt failed with a transient error and may have been applied)' : ' and was not written'}: fix the request, then send it again.`;
+  return `${operation} on ${where} still failed after ${attempts} attempts (last ${named(cause)}). ${
+    uncertain
+      ? 'Some attempts failed with a transient error, after which DynamoDB may have applied the write: read the item before sending a write that is not idempotent again.'
+      : 'It was not written: send it again later, lower concurrency, or raise maxAttempts or the table capacity.'
+  }`;
+}
+
+/** One controller for every call of a subscription: each call listens to it. */
+function abortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
+/** The engine's settings: the options with their defaults applied. */
+interface Settings {
+  client: DynamoDBSender;
+  table: string;
+  concurrency: number;
+  maxAttempts: number;
+  backoff: BackoffOptions;
+  scheduler: SchedulerLike;
+  random: () => number;
+  onFailure: 'emit' | 'error';
+  budget: CapacityBudget | undefined;
+  onProgress: ((progress: Progress) => void) | undefined;
+  backpressure: Backpressure | undefined;
+  returnConsumedCapacity: 'TOTAL' | 'INDEXES' | undefined;
+  /** `ReturnConsumedCapacity` sent: the user's, or TOTAL to correct a budget. */
+  askConsumed: 'TOTAL' | 'INDEXES' | undefined;
+  returnCurrent: boolean;
+  marshalling: MarshalSettings;
+  unmarshal: Unmarshal;
+}
+
+/** One subscription of a single-item write operator. */
+class ItemWriteRun<R> {
+  private readonly queue = new ItemQueue<ItemEntry<R>>();
+  private readonly progress: ProgressTracker;
+  private readonly controller = abortController();
+  private readonly stopTaking = new Subject<void>();
+  /** Every request taken and not yet settled (or failed, in `'error'` mode), by input order. */
+  private readonly open = new Map<number, R>();
+  /** Calls and the DescribeTable call, for the teardown. */
+  private readonly work = new Set<Subscription>();
+  /** Backoff timers of requests waiting to go again. */
+  private readonly timers = new Set<Subscription>();
+  /** Requests taken before the key attributes are known (puts, while DescribeTable answers). */
+  private waiting: Array<[number, R]> | undefined;
+  private keyAttributes: string[] | undefined;
+  private describeError: unknown;
+  private taken = 0;
+  private inFlight = 0;
+  private sourceDone: { error?: unknown } | undefined;
+  private stop: { code: ItemWriteErrorCode; message: string; cause: unknown; attempts: number; key?: Record<string, unknown> } | undefined;
+  private driving = false;
+  private again = false;
+
+  constructor(
+    private readonly spec: ItemWriteSpec<R>,
+    private readonly s: Settings,
+    private readonly subscriber: Subscriber<ItemWriteResult<R>>,
+  ) {
+    this.progress = new ProgressTracker(s.scheduler, s.onProgress, s.concurrency);
+    if (Array.isArray(spec.keyAttributes)) this.keyAttributes = spec.keyAttributes;
+  }
+
+  start(source: Observable<R>): () => void {
+    const detach = this.s.backpressure?.attachSink(() => this.open.size);
+    const input = source.pipe(takeUntil(this.stopTaking)).subscribe({
+      next: (request) => this.take(request),
+      error: (error: unknown) => this.end({ error }),
+      complete: () => this.end({}),
+    });
+    return () => {
+      this.stopTaking.next();
+      input.unsubscribe();
+      detach?.();
+      // calls still in flight are aborted, also during the SDK's own backoff: whether they landed is unknown
+      if (this.inFlight > 0) this.controller.abort();
+      for (const w of [...this.work, ...this.timers]) w.unsubscribe();
+      this.work.clear();
+      this.timers.clear();
+    };
+  }
+
+  private end(done: { error?: unknown }): void {
+    this.sourceDone = done;
+    this.drive();
+  }
+
+  private take(request: R): void {
+    const id = this.taken++;
+    this.progress.progress.taken++;
+    this.open.set(id, request);
+    if (this.spec.keyAttributes !== 'describe' || this.keyAttributes || this.describeError !== undefined) this.admit(id, request);
+    else if (this.waiting) this.waiting.push([id, request]);
+    else this.describe([id, request]);
+    this.drive();
+  }
+
+  /** Reads the table's key attributes, at the first request (cached per client); requests taken meanwhile wait. */
+  private describe(first: [number, R]): void {
+    this.waiting = [first];
+    this.track(describeKeySchema(this.s.client, this.s.table), {
+      next: (schema) => (this.keyAttributes = schema.attributes),
+      error: (error) => {
+        this.describeError = error;
+        this.admitWaiting();
+      },
+      complete: () => this.admitWaiting(),
+    });
+  }
+
+  private admitWaiting(): void {
+    const waiting = this.waiting ?? [];
+    this.waiting = undefined;
+    for (const [id, request] of waiting) this.admit(id, request);
+    this.drive();
+  }
+
+  private admit(id: number, request: R): void {
+    if (this.describeError !== undefined) {
+      const message = `DescribeTable of ${this.s.table} failed with ${named(this.describeError)}; the table's key attributes are needed to find each item's key (pass keyAttributes to do without). The request was not sent.`;
+      return this.fail(id, request, 'itemWrite.nonRetryable', message, this.describeError, 0, undefined);
+    }
+    let prepared: PreparedWrite | InvalidRequestError;
+    try {
+      prepared = this.spec.prepare(request, this.keyAttributes, this.s.marshalling);
+    } catch (error) {
+      prepared = new InvalidRequestError(
+        'request.malformed',
+        `${this.spec.operation} on table ${this.s.table}: ${(error as Error).message}. It was not sent.`,
+        request,
+        error,
+      );
+    }
+    if (prepared instanceof InvalidRequestError)
+      return this.fail(id, request, 'itemWrite.invalidRequest', prepared.message, prepared, 0, undefined);
+    this.queue.admit({ id, request, key: prepared.identity, prepared, attempts: 0, uncertain: false });
+  }
+
+  /** Does what can be done now; a call from inside (an answer given synchronously) runs the loop once more instead. */
+  private drive(): void {
+    if (this.driving) return void (this.again = true);
+    this.driving = true;
+    try {
+      do {
+        this.again = false;
+        this.step();
+      } while (this.again && !this.subscriber.closed);
+    } finally {
+      this.driving = false;
+    }
+  }
+
+  private step(): void {
+    if (this.subscriber.closed) return;
+    if (this.stop) return this.inFlight === 0 ? this.halt() : undefined;
+    for (
+      let e = this.inFlight < this.s.concurrency ? this.queue.next() : undefined;
+      e;
+      e = this.inFlight < this.s.concurrency && !this.stop ? this.queue.next() : undefined
+    )
+      this.send(e);
+    if (this.stop) return this.inFlight === 0 ? this.halt() : undefined;
+    if (this.sourceDone && this.open.size === 0 && this.inFlight === 0) {
+      this.progress.report(true);
+      const { error } = this.sourceDone;
+      return error !== undefined ? this.subscriber.error(error) : this.subscriber.complete();
+    }
+  }
+
+  /** `'error'` mode, once the calls in flight are back: every request taken and not written, handed back. */
+  private halt(): void {
+    const { code, message, cause, attempts, key } = this.stop!;
+    const unprocessed = [...this.open.entries()].sort(([a], [b]) => a - b).map(([, r]) => r);
+    const n = unprocessed.length;
+    const text = `${message} The stream stopped (onFailure: 'error'): ${n} request${n === 1 ? '' : 's'} taken and not written ${n === 1 ? 'is' : 'are'} in unprocessed.`;
+    this.progress.report(true);
+    this.subscriber.error(new ItemWriteError<R>(code, text, { table: this.s.table, key, unprocessed, attempts, cause }));
+  }
+
+  private track<T>(
+    work: Observable<T>,
+    observer: { next?: (value: T) => void; error: (error: unknown) => void; complete?: () => void },
+  ): void {
+    let subscription: Subscription | undefined = undefined;
+    const end = () => subscription && this.work.delete(subscription);
+    subscription = work.subscribe({
+      next: observer.next,
+      error: (error: unknown) => {
+        end();
+        observer.error(error);
+      },
+      complete: () => {
+        end();
+        observer.complete?.();
+      },
+    });
+    if (!subscription.closed) this.work.add(subscription);
+  }
+
+  private send(e: ItemEntry<R>): void {
+    const { s, spec } = this;
+    e.attempts++;
+    this.inFlight++;
+    const flags: Record<string, string> = {};
+    if (s.askConsumed) flags.ReturnConsumedCapacity = s.askConsumed;
+    if (s.returnCurrent) flags.ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
+    const command = spec.command({ ...e.prepared.input, ...flags });
+    const call = sendCommand<{ Attributes?: Record<string, AttributeValue>; ConsumedCapacity?: ConsumedCapacity }>(
+      s.client,
+      command,
+      this.controller.signal,
+    );
+    const use = { client: s.client, table: s.table, kind: 'write' as const, scheduler: s.scheduler };
+    const paid = s.budget ? s.budget.spend(e.prepared.units, use).pipe(concatMap(() => call)) : call;
+    let output: { value: { Attributes?: Record<string, AttributeValue>; ConsumedCapacity?: ConsumedCapacity } } | undefined;
+    this.track(paid, {
+      next: (value) => (output = { value }),
+      error: (error) => this.answered(e, { error }),
+      complete: () => this.answered(e, output ? { output: output.value } : { error: new Error(`${spec.operation} gave no response`) }),
+    });
+  }
+
+  /** A call came back: the request is settled, or goes again after its backoff. */
+  private answered(
+    e: ItemEntry<R>,
+    answer: { error: unknown } | { output: { Attributes?: Record<string, AttributeValue>; ConsumedCapacity?: ConsumedCapacity } },
+  ): void {
+    const { s } = this;
+    this.inFlight--;
+    const step = decideItem(answer, e.attempts, s.maxAttempts);
+    const output = 'output' in answer ? answer.output : undefined;
+    const error = 'error' in answer ? answer.error : undefined;
+    const reported = output?.ConsumedCapacity?.CapacityUnits;
+    const units = reported ?? (step.kind === 'written' || step.kind === 'conditionFailed' ? e.prepared.units : 0);
+    s.budget?.correct(units - e.prepared.units);
+    if (error !== undefined && step.kind !== 'conditionFailed' && isRetryableError(error) && !isThrottling(error)) e.uncertain = true;
+    const pushedBack = step.kind === 'retry' || (step.kind === 'failed' && step.code === 'itemWrite.attemptsExhausted');
+    this.progress.recordCall([e], pushedBack ? 1 : 0, units, s.concurrency, this.inFlight);
+    if (step.kind === 'retry') {
+      if (!this.stop) this.retryLater(e);
+    } else if (step.kind === 'failed') {
+      const message = itemFailureMessage(this.spec.operation, whereOf(s.table, e.prepared), step.code, error, e.attempts, e.uncertain);
+      this.fail(e.id, e.request, step.code, message, error, e.attempts, e);
+    } else {
+      const result: ItemWriteResult<R> = { request: e.request, status: step.kind, attempts: e.attempts };
+      try {
+        if (output?.Attributes && Object.keys(output.Attributes).length > 0) result.attributes = s.unmarshal(output.Attributes);
+        const item = (error as { Item?: Record<string, AttributeValue> } | undefined)?.Item;
+        if (step.kind === 'conditionFailed' && item && Object.keys(item).length > 0) result.current = s.unmarshal(item);
+      } catch (cause) {
+        const message = `${this.spec.operation} on ${whereOf(s.table, e.prepared)} was applied, but what DynamoDB returned could not be unmarshalled: ${(cause as Error).message}`;
+        result.error = new ItemWriteError<R>('itemWrite.nonRetryable', message, {
+          table: s.table,
+          key: e.prepared.key,
+          unprocessed: [],
+          attempts: e.attempts,
+          cause,
+        });
+      }
+      if (s.returnConsumedCapacity && output?.ConsumedCapacity) result.consumedCapacity = output.ConsumedCapacity;
+      this.settle(e, result);
+    }
+    this.progress.report();
+    this.drive();
+  }
+
+  private retryLater(e: ItemEntry<R>): void {
+    const delay = backoffDelay(e.attempts, this.s.backoff, this.s.random);
+    const timer: Subscription = this.s.scheduler.schedule(() => {
+      this.timers.delete(timer);
+      this.queue.again(e);
+      this.drive();
+    }, delay);
+    this.timers.add(timer);
+  }
+
+  /** A request failed: its result (`'emit'`), or the stream stops once the calls in flight are back (`'error'`). */
+  private fail(
+    id: number,
+    request: R,
+    code: ItemWriteErrorCode,
+    message: string,
+    cause: unknown,
+    attempts: number,
+    e: ItemEntry<R> | undefined,
+  ): void {
+    this.progress.progress.failed++;
+    if (this.s.onFailure === 'error') {
+      this.stopTaking.next();
+      this.stop ??= { code, message, cause, attempts, key: e?.prepared.key };
+      // requests waiting out a backoff are not sent again: they are handed back with the rest
+      for (const t of this.timers) t.unsubscribe();
+      this.timers.clear();
+      return;
+    }
+    const error = new ItemWriteError<R>(code, message, {
+      table: this.s.table,
+      key: e?.prepared.key,
+      unprocessed: [request],
+      attempts,
+      cause,
+    });
+    const result: ItemWriteResult<R> = { request, status: 'failed', error, attempts };
+    if (e) this.settle(e, result, false);
+    else this.emit(id, result, false);
+  }
+
+  private settle(e: ItemEntry<R>, result: ItemWriteResult<R>, done = true): void {
+    this.queue.settled(e);
+    this.emit(e.id, result, done);
+  }
+
+  private emit(id: number, result: ItemWriteResult<R>, done: boolean): void {
+    this.open.delete(id);
+    if (done) this.progress.progress.done++;
+    this.s.backpressure?.release(1);
+    this.subscriber.next(result);
+  }
+}
+
+/** The engine as an operator: one run per subscription. */
+export function itemWriteEngine<R>(
+  client: DynamoDBSender,
+  table: string,
+  spec: ItemWriteSpec<R>,
+  options: ItemWriteOptions,
+): OperatorFunction<R, ItemWriteResult<R>> {
+  const budget = toBudget(options.capacity);
+  const settings: Settings = {
+    client,
+    table,
+    concurrency: options.concurrency ?? 4,
+    maxAttempts: options.maxAttempts ?? 10,
+    backoff: options.backoff ?? {},
+    scheduler: options.scheduler ?? asyncScheduler,
+    random: options.random ?? Math.random,
+    onFailure: options.onFailure ?? 'emit',
+    budget,
+    onProgress: options.onProgress,
+    backpressure: options.backpressure,
+    returnConsumedCapacity: options.returnConsumedCapacity,
+    askConsumed: options.returnConsumedCapacity ?? (budget ? 'TOTAL' : undefined),
+    returnCurrent: options.returnCurrentOnConditionFailure ?? false,
+    marshalling: options.marshallOptions ?? marshallOptionsOf(client),
+    unmarshal: unmarshallerFor(options.unmarshallOptions ?? unmarshallOptionsOf(client)),
+  };
+  return (source) => new Observable<ItemWriteResult<R>>((subscriber) => new ItemWriteRun(spec, settings, subscriber).start(source));
+}
+
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Why a key value is not one DynamoDB takes, or `undefined`. */
+function keyValueProblem(v: unknown): [InvalidRequestError['code'], string] | undefined {
+  if (v === undefined || v === null) return ['request.missingKey', 'is missing'];
+  if (nativeKey({ v }, ['v']) === undefined) return ['request.invalidKey', 'must be a string, number or binary'];
+  if ((typeof v === 'string' && v.length === 0) || (ArrayBuffer.isView(v) && v.byteLength === 0))
+    return ['request.invalidKey', 'is empty; DynamoDB rejects empty key values'];
+  return undefined;
+}
+
+/**
+ * The key attributes of `values`: each present, a string, number or binary, and not empty; or the reason it is not,
+ * naming the table and the key.
+ */
+export function checkKey(
+  values: unknown,
+  attributes: string[] | undefined,
+  table: string,
+  request: unknown,
+  only = false,
+): Pick<PreparedWrite, 'key' | 'attributes' | 'identity'> | InvalidRequestError {
+  const names = attributes ?? (isObject(values) ? Object.keys(values) : []);
+  const extra = only && attributes && isObject(values) ? Object.keys(values).find((a) => !attributes.includes(a)) : undefined;
+  if (extra !== undefined)
+    return new InvalidRequestError(
+      'request.invalidKey',
+      `The key ${describeKeyValues(values as Record<string, unknown>, Object.keys(values as object))} for table ${table} has attribute "${extra}", which is not one of its key attributes (${attributes!.join(', ')}); DynamoDB would refuse it. It was not sent.`,
+      request,
+    );
+  if (!isObject(values) || names.length === 0)
+    return new InvalidRequestError(
+      'request.malformed',
+      `The key for table ${table} must be an object of its key attributes, got ${preview(values)}. It was not sent.`,
+      request,
+    );
+  const key: Record<string, unknown> = {};
+  for (const a of names) {
+    const problem = keyValueProblem(values[a]);
+    if (problem)
+      return new InvalidRequestError(
+        problem[0],
+        `Key attribute "${a}" ${problem[1]} in table ${table} (key ${describeKeyValues(values, names)}). It was not sent.`,
+        request,
+      );
+    key[a] = values[a];
+  }
+  return { key, attributes: names, identity: nativeKey(key, [...names].sort())! };
+}
+
+/**
+ * The request as an object of the fields its operator knows (`shape` shows them), or why it is not: a field that is
+ * not one of them (a typo such as `conditon`) is refused, never ignored, since ignoring a condition writes anyway.
+ */
+export function checkShape(request: unknown, fields: readonly string[], shape: string): Record<string, unknown> | InvalidRequestError {
+  const unknown = isObject(request) ? Object.keys(request).filter((f) => !fields.includes(f)) : [];
+  if (isObject(request) && unknown.length === 0) return request;
+  const why = unknown.length > 0 ? ` (unknown field ${JSON.stringify(unknown[0])})` : '';
+  return new InvalidRequestError(
+    'request.malformed',
+    `A request must be ${shape}; got ${preview(request)}${why}. It was not sent.`,
+    request,
+  );
+}
+
+/** `marshallItem`, with a failure turned into an {@link InvalidRequestError} naming what, the table and the key. */
+export function marshalFor(
+  value: Record<string, unknown>,
+  marshalling: MarshalSettings,
+  what: string,
+  where: string,
+  request: unknown,
+): Record<string, AttributeValue> | InvalidRequestError {
+  try {
+    return marshallItem(value, marshalling);
+  } catch (error) {
+    return new InvalidRequestError(
+      'request.marshallFailed',
+      `Could not marshal the ${what} for ${where}: ${(error as Error).message}. It was not sent.`,
+      request,
+      error,
+    );
+  }
+}
+
+/** Compiles a request's update and condition, or refuses the request naming its table and key. */
+export function compileFor(
+  parts: { update?: UpdateSpec; condition?: Condition },
+  where: string,
+  request: unknown,
+): CompiledExpressions | InvalidRequestError {
+  try {
+    return compileExpressions(parts);
+  } catch (error) {
+    return new InvalidRequestError(
+      'request.malformed',
+      `Invalid expression for ${where}: ${(error as Error).message}. It was not sent.`,
+      request,
+      error,
+    );
+  }
+}
+
+/** Compiled expressions as command input fields: empty maps left out (DynamoDB refuses them), values marshalled. */
+export function expressionFields(
+  compiled: CompiledExpressions,
+  marshalling: MarshalSettings,
+  where: string,
+  request: unknown,
+): Record<string, unknown> | InvalidRequestError {
+  const fields: Record<string, unknown> = {};
+  const { UpdateExpression, ConditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues: values } = compiled;
+  if (UpdateExpression !== undefined) fields.UpdateExpression = UpdateExpression;
+  if (ConditionExpression !== undefined) fields.ConditionExpression = ConditionExpression;
+  if (names && Object.keys(names).length > 0) fields.ExpressionAttributeNames = names;
+  if (values && Object.keys(values).length > 0) {
+    const marshalled = marshalFor(values, marshalling, 'expression attribute values', where, request);
+    if (marshalled instanceof InvalidRequestError) return marshalled;
+    fields.ExpressionAttributeValues = marshalled;
+  }
+  return fields;
+}
+
+/** `table T, key pk="a", sk=1`. */
+export const whereOf = (table: string, key: Pick<PreparedWrite, 'key' | 'attributes'>) =>
+  `table ${table}, key ${describeKeyValues(key.key, key.attributes)}`;
