@@ -122,3 +122,127 @@ export class SourceError extends Error {
     super(message, { cause });
   }
 }
+
+/** Why a single-item write (`dynamoUpdate`, `dynamoPut`, `dynamoDelete`) did not happen. Branch on it, never on the message. */
+export type ItemWriteErrorCode =
+  /** The call kept failing with throttling or transient errors for `maxAttempts` calls. */
+  | 'itemWrite.attemptsExhausted'
+  /** The call failed with an error that is not retried (ValidationException, ResourceNotFoundException, access…). */
+  | 'itemWrite.nonRetryable'
+  /** The request was refused before any call: see `cause`, an {@link InvalidRequestError}. */
+  | 'itemWrite.invalidRequest';
+
+/**
+ * The `error` of a `'failed'` single-item write result, or (with `onFailure: 'error'`) the error the stream fails
+ * with. The message names the table and the key; `cause` is what DynamoDB (or the check before sending) said.
+ * `unprocessed` lists the failed request (in a result) or every request taken from the source and not written or
+ * answered with a failed condition (as the stream's error), in input order.
+ */
+export class ItemWriteError<Request = unknown> extends BatchError<ItemWriteErrorCode, Request> {
+  override readonly name = 'ItemWriteError';
+  /** The table written to. */
+  readonly table: string;
+  /** The key of the request that failed (the key attributes of a put's item), when it could be found. */
+  readonly key: Record<string, unknown> | undefined;
+
+  constructor(
+    code: ItemWriteErrorCode,
+    message: string,
+    details: { table: string; key: Record<string, unknown> | undefined; unprocessed: Request[]; attempts: number; cause?: unknown },
+  ) {
+    super(code, message, details);
+    this.table = details.table;
+    this.key = details.key;
+  }
+}
+
+/** Why a transaction group (`dynamoTransactWrite`, `dynamoTransactGet`) was not written or read. Branch on it, never on the message. */
+export type TransactionErrorCode =
+  /** Refused before any call: see `problem` (too many actions, too large, two actions on one item, a malformed action…). */
+  | 'transaction.invalidGroup'
+  /**
+   * A call failed with an error that is not retried (ValidationException, ResourceNotFoundException,
+   * IdempotentParameterMismatchException, access…), or DynamoDB cancelled the transaction for a reason that is neither
+   * a failed condition nor a conflict or throttling (a `ValidationError` reason: see `reasons`).
+   */
+  | 'transaction.nonRetryable'
+  /** Still conflicting, throttled or failing transiently after `maxAttempts` calls. */
+  | 'transaction.attemptsExhausted';
+
+/** What was wrong with a group refused before any call (`code: 'transaction.invalidGroup'`). */
+export type TransactionProblem =
+  /** Not a non-empty array of actions. */
+  | 'group.malformed'
+  /** More than 100 actions. */
+  | 'group.tooManyActions'
+  /** Over DynamoDB's 4 MB transaction payload, or a request body over 16 MiB. */
+  | 'group.tooLarge'
+  /** Two actions on one item (same table and key). */
+  | 'group.duplicateItem'
+  /** `clientRequestToken` gave something that is not a string of 1 to 36 characters. */
+  | 'group.invalidToken'
+  /** An action is not one of the shapes taken (see `action`). */
+  | 'action.malformed'
+  /** A key attribute is missing, not a string, number or binary, or empty. */
+  | 'action.invalidKey'
+  /** An item, key or expression value could not be marshalled. */
+  | 'action.marshallFailed'
+  /** A put's item is over 400 KB by DynamoDB's item-size rules. */
+  | 'action.itemTooLarge'
+  /** An update or condition could not be compiled, or its names and values clash. */
+  | 'action.invalidExpression';
+
+/** One reason DynamoDB gave for cancelling a transaction (`CancellationReasons[i]`), mapped back to action `i` of the group. */
+export interface TransactionReason<A = unknown, I = unknown> {
+  /** Position of the action in its group. */
+  index: number;
+  /** The action, as it came in the group. */
+  action: A;
+  /** DynamoDB's code: `'ConditionalCheckFailed'`, `'TransactionConflict'`, `'ValidationError'`, `'ThrottlingError'`, … */
+  code: string;
+  /** DynamoDB's message, when it gave one. */
+  message?: string;
+  /** With `returnOnConditionFailure: true` on the action: the item as it was when its condition failed, unmarshalled. */
+  item?: I;
+}
+
+/**
+ * Why a transaction group was not written or read: the `error` of an `'invalid'` or `'failed'` outcome, or (with
+ * `onFailure: 'error'`) the error the stream fails with. The message names the group (its position in the stream)
+ * and, when one action is at fault, that action, its table and key. `unprocessed` lists the group (in an outcome), or
+ * every group taken from the source and not settled (as the stream's error), in input order.
+ */
+export class TransactionError<Group = unknown> extends BatchError<TransactionErrorCode, Group> {
+  override readonly name = 'TransactionError';
+  readonly operation: 'TransactWriteItems' | 'TransactGetItems';
+  /** Position of the group in the stream (0 for the first group taken). */
+  readonly groupIndex: number;
+  /** Position of the action at fault in its group, when one is. */
+  readonly action: number | undefined;
+  /** With `code: 'transaction.invalidGroup'`: what was wrong. */
+  readonly problem: TransactionProblem | undefined;
+  /** When DynamoDB cancelled the transaction: its reasons that are not `None`, mapped back to the actions. */
+  readonly reasons: TransactionReason[] | undefined;
+
+  constructor(
+    code: TransactionErrorCode,
+    message: string,
+    details: {
+      operation: 'TransactWriteItems' | 'TransactGetItems';
+      groupIndex: number;
+      action?: number;
+      problem?: TransactionProblem;
+      reasons?: TransactionReason[];
+      unprocessed: Group[];
+      attempts: number;
+      cause?: unknown;
+    },
+  ) {
+    super(code, message, details);
+    this.operation = details.operation;
+    this.groupIndex = details.groupIndex;
+    this.action = details.action;
+    this.problem = details.problem;
+    this.reasons = details.reasons;
+  }
+}

@@ -14,6 +14,12 @@ export { backoffDelay, DEFAULT_BACKOFF } from './internal/backoff.js';
 export { itemSize } from './internal/itemSize.js';
 export { isRetryableError } from './internal/retryable.js';
 export {
+  ItemWriteError,
+  type ItemWriteErrorCode,
+  TransactionError,
+  type TransactionErrorCode,
+  type TransactionProblem,
+  type TransactionReason,
   BatchError,
   BatchGetError,
   BatchGetFailure,
@@ -66,3 +72,33 @@ export {
   type UpdateFunction,
   type UpdateSpec,
 } from './expressions.js';
+export {
+  dynamoUpdate,
+  type RawUpdateRequest,
+  type UpdateItemRequest,
+  type UpdateReturnValues,
+  type UpdateSpecRequest,
+} from './operators/dynamoUpdate.js';
+export { dynamoPut, type PutItemRequest, type PutOptions } from './operators/dynamoPut.js';
+export { dynamoDelete, type DeleteItemRequest } from './operators/dynamoDelete.js';
+export type { ItemWriteOptions, ItemWriteResult, ItemWriteStatus } from './operators/itemWriteInternals.js';
+export {
+  dynamoTransactWrite,
+  type TransactCancelled,
+  type TransactGroup,
+  type TransactWriteAction,
+  type TransactWriteFailure,
+  type TransactWriteOptions,
+  type TransactWriteResult,
+  type TransactWritten,
+} from './operators/dynamoTransactWrite.js';
+export {
+  dynamoTransactGet,
+  type TransactGetAction,
+  type TransactGetFailure,
+  type TransactGetGroup,
+  type TransactGetOptions,
+  type TransactGetResult,
+  type TransactRead,
+} from './operators/dynamoTransactGet.js';
+export type { TransactOptions } from './operators/transactInternals.js';
