@@ -10,7 +10,7 @@ import { Job } from './job.js';
 import type { CommonOptions, ScanOptions, WriteOptions } from './options.js';
 import { READ_UNITS } from './meter.js';
 import { openScanCheckpoint, scanInput } from './scanJob.js';
-import { planScanWrite, scanWrite, type Transform } from './scanWrite.js';
+import { batchSink, planScanWrite, scanWrite, type Transform } from './scanWrite.js';
 import { CliError, EXIT, withSession } from './session.js';
 import { describeTable, tableKey, targetKey } from './table.js';
 import { announceTarget } from './target.js';
@@ -77,7 +77,10 @@ export async function copyCommand(options: CopyOptions): Promise<number> {
       return outcome === 'interrupted' ? EXIT.interrupted : plan.invalid > 0 ? EXIT.notAllWritten : EXIT.ok;
     }
     try {
-      const outcome = await scanWrite(spec, (link) => dynamoBatchWrite(session.client, to, job.writeOptions(key.names, link)));
+      const outcome = await scanWrite(
+        spec,
+        batchSink((link) => dynamoBatchWrite(session.client, to, job.writeOptions(key.names, link))),
+      );
       return job.finish(outcome, `items copied to ${to}`, extra(), file?.path);
     } finally {
       job.stop();

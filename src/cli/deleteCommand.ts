@@ -1,14 +1,16 @@
 /**
  * `rxjs-dynamodb delete --table T (--filter EXPR [--values JSON --names JSON] | --all)`: scan (with the
- * FilterExpression, reading only the key attributes) → `dynamoBatchDelete`. Every item of the table only with `--all`.
+ * FilterExpression, reading only the key attributes) → delete. With `--filter`, each item gets its own DeleteItem
+ * with the filter as its condition, so an item changed between the scan and the delete so that it no longer matches
+ * is skipped (counted), not deleted; with `--all`, `dynamoBatchDelete` (BatchWriteItem cannot carry a condition).
  * `--dry-run` scans the whole items instead, to plan their sizes: DynamoDB charges a delete by the size of the item.
  */
-import { dynamoBatchDelete } from '../index.js';
+import { type DeleteItemRequest, dynamoBatchDelete, dynamoDelete, type Item, type Key } from '../index.js';
 import { Job } from './job.js';
 import type { CommonOptions, ScanOptions, WriteOptions } from './options.js';
 import { READ_UNITS } from './meter.js';
-import { openScanCheckpoint, scanInput } from './scanJob.js';
-import { planScanWrite, scanWrite } from './scanWrite.js';
+import { keyProjection, openScanCheckpoint, scanInput } from './scanJob.js';
+import { batchSink, itemSink, planScanWrite, scanWrite } from './scanWrite.js';
 import { CliError, EXIT, withSession } from './session.js';
 import { tableKey } from './table.js';
 import { announceTarget } from './target.js';
@@ -19,14 +21,8 @@ export interface DeleteOptions extends CommonOptions, ScanOptions, WriteOptions 
   all?: boolean;
 }
 
-/** `ProjectionExpression` of the key attributes, through names that cannot clash with `--names`. */
-function keyProjection(names: string[]) {
-  const placeholders = names.map((_, i) => `#rxjsDynamodbKey${i}`);
-  return {
-    ProjectionExpression: placeholders.join(', '),
-    ExpressionAttributeNames: Object.fromEntries(placeholders.map((p, i) => [p, names[i]!])),
-  };
-}
+/** The key attributes of a scanned item (the scan projects them alone, but a dry run reads whole items). */
+export const keyOf = (item: Item, names: string[]): Key => Object.fromEntries(names.map((n) => [n, item[n]]));
 
 /** Runs `delete`; resolves to the exit code. */
 export async function deleteCommand(options: DeleteOptions): Promise<number> {
@@ -56,7 +52,7 @@ export async function deleteCommand(options: DeleteOptions): Promise<number> {
     }
     job.report(options.filter ? undefined : key.itemCount, 'items', options.dryRun ? () => job.tally.read : undefined);
     if (options.dryRun) {
-      const { outcome, plan } = await planScanWrite(spec, key);
+      const { outcome, plan } = await planScanWrite(spec, key, options.filter ? 'DeleteItem' : undefined);
       const summary = { command: 'delete', dryRun: true, ok: plan.invalid === 0, ...extra(), ...plan.summary() };
       if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else
@@ -66,8 +62,27 @@ export async function deleteCommand(options: DeleteOptions): Promise<number> {
       return outcome === 'interrupted' ? EXIT.interrupted : EXIT.ok;
     }
     try {
-      const outcome = await scanWrite(spec, (link) => dynamoBatchDelete(session.client, table, job.writeOptions(key.names, link)));
-      return job.finish(outcome, `items deleted from ${table}`, extra(), file?.path);
+      const { filter, names, values } = options;
+      const outcome = filter
+        ? await scanWrite(
+            spec,
+            // the filter again, as the delete's condition: what no longer matches is skipped, not deleted
+            itemSink(
+              (item): DeleteItemRequest => ({ key: keyOf(item, key.names), condition: { expression: filter, names, values } }),
+              (link) => dynamoDelete(session.client, table, job.itemWriteOptions(link)),
+            ),
+          )
+        : await scanWrite(
+            spec,
+            batchSink((link) => dynamoBatchDelete(session.client, table, job.writeOptions(key.names, link))),
+          );
+      return job.finish(
+        outcome,
+        `items deleted from ${table}`,
+        { ...extra(), skippedByCondition: job.tally.skipped },
+        file?.path,
+        filter ? 'changed since the scan: the filter no longer matched' : undefined,
+      );
     } finally {
       job.stop();
     }

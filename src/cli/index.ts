@@ -14,7 +14,16 @@ import { deleteCommand } from './deleteCommand.js';
 import { exportCommand } from './exportCommand.js';
 import { importCommand } from './importCommand.js';
 import { localCommand } from './localCommand.js';
-import { checkRequiredOptionsLast, commonOptions, concurrencyOption, scanOptions, writeOptions } from './options.js';
+import { updateCommand } from './updateCommand.js';
+import {
+  checkRequiredOptionsLast,
+  commonOptions,
+  concurrencyOption,
+  parseJsonObject,
+  parsePathList,
+  scanOptions,
+  writeOptions,
+} from './options.js';
 import { CliError, EXIT } from './session.js';
 
 // the SDK warns on Node 20 that releases from 2027 will need Node 22; a command line should not print that on every run
@@ -106,6 +115,21 @@ concurrencyOption(writeOptions(commonOptions(scanOptions(program.command('delete
   .requiredOption('--table <name>', 'the table to delete from')
   .option('--all', 'delete every item of the table (required without --filter)')
   .action(run('delete', deleteCommand));
+
+concurrencyOption(writeOptions(commonOptions(scanOptions(program.command('update')))))
+  .description(
+    'update the items that match --filter (or --key-condition), each with a condition that re-checks the filter: items changed meanwhile are skipped',
+  )
+  .requiredOption('--table <name>', 'the table to update')
+  .option('--set <json>', 'attributes to SET, e.g. \'{"status":"archived","stats.by":"job"}\' (keys are document paths)', parseJsonObject)
+  .option('--add <json>', 'numbers to ADD (or set elements to add), e.g. \'{"views":1}\'', parseJsonObject)
+  .option('--remove <paths>', 'attribute paths to REMOVE, separated by commas, e.g. draft,stats.tmp', parsePathList)
+  .option(
+    '--key-condition <expression>',
+    'query with this KeyConditionExpression instead of scanning (names and values in --names, --values)',
+  )
+  .option('--all', 'update every item of the table (required without --filter or --key-condition)')
+  .action(run('update', updateCommand));
 
 commonOptions(scanOptions(program.command('count')))
   .description('count the items of a table (Scan with Select COUNT), or those matching --filter')

@@ -1,13 +1,23 @@
 /**
- * What the write commands (`import`, `copy`, `delete`) share: the tally, the progress reporter, the dead-letter
+ * What the write commands (`import`, `copy`, `delete`, `update`) share: the tally, the progress reporter, the dead-letter
  * file, the options they give the write operators, and the end — a summary (human on stderr, or `--json`) and the
  * exit code: 0 only when every item was written.
  */
-import type { BatchWriteResult, BatchWriteTableOptions, Backpressure, Progress, WriteRequest } from '../index.js';
+import type {
+  Backpressure,
+  BatchWriteResult,
+  BatchWriteTableOptions,
+  Item,
+  ItemWriteOptions,
+  ItemWriteResult,
+  Progress,
+  WriteRequest,
+} from '../index.js';
 import { DeadLetter } from './deadLetter.js';
 import type { CallMeter } from './meter.js';
 import type { CommonOptions, WriteOptions } from './options.js';
 import { progressReporter, type Reporter, type Tally } from './progress.js';
+import type { Settle } from './scanWrite.js';
 import { CliError, EXIT } from './session.js';
 
 /** How a job's pipeline ended. */
@@ -123,6 +133,52 @@ export class Job {
     this.update();
   }
 
+  /**
+   * One result of `dynamoUpdate` / `dynamoDelete`, for `item`: written, skipped (its condition was false: the item
+   * changed since it was read), or failed. A failure that every request would meet stops the job, as in `results`.
+   */
+  itemResult(result: ItemWriteResult<unknown>, item: Item, settle: Settle): void {
+    if (result.status === 'written') {
+      this.tally.written++;
+      settle.written(item);
+    } else if (result.status === 'conditionFailed') {
+      this.tally.skipped++;
+      settle.skipped(item);
+    } else {
+      const systemic = systemicError(result.error);
+      if (systemic) {
+        this.update();
+        throw new CliError(
+          `DynamoDB failed with ${systemic.name ?? 'Error'}${systemic.code ? ` ${systemic.code}` : ''}: ${systemic.message}`,
+        );
+      }
+      this.tally.failed++;
+      settle.failed(item, result.error);
+    }
+    this.update();
+  }
+
+  /**
+   * Options for `dynamoUpdate` / `dynamoDelete`: every result comes out (failures as results, for the dead-letter
+   * file), with the units DynamoDB reports. They send one call per item: `--concurrency adaptive` is for batches.
+   */
+  itemWriteOptions(link: Backpressure): ItemWriteOptions {
+    const { concurrency, capacity } = this.options;
+    if (concurrency === 'adaptive')
+      throw new CliError(
+        `--concurrency adaptive drives BatchWriteItem calls; ${this.command} sends one call per item here: give a number (default 4)`,
+        EXIT.usage,
+      );
+    return {
+      onFailure: 'emit',
+      returnConsumedCapacity: 'TOTAL',
+      backpressure: link,
+      ...(concurrency !== undefined ? { concurrency } : {}),
+      ...(capacity !== undefined ? { capacity: { unitsPerSecond: capacity } } : {}),
+      onProgress: (p) => (this.progress = p),
+    };
+  }
+
   /** Stops the progress reporter; safe to call more than once. */
   stop(): void {
     this.reporter.stop();
@@ -133,7 +189,7 @@ export class Job {
    * The summary and the exit code. `extra` goes into the `--json` summary; `what` says what was done, for people.
    * A checkpoint file, when there is one, is named so that an interrupted job can be resumed.
    */
-  finish(outcome: Outcome, what: string, extra: Record<string, unknown>, checkpoint?: string): number {
+  finish(outcome: Outcome, what: string, extra: Record<string, unknown>, checkpoint?: string, skippedWhy?: string): number {
     this.stop();
     const { written, failed, skipped } = this.tally;
     const elapsedMs = Date.now() - this.started;
@@ -164,7 +220,7 @@ export class Job {
     }
     const rate = elapsedMs > 0 ? Math.round((written / elapsedMs) * 1000) : 0;
     const lines = [
-      `${this.command}: ${written} ${what}, ${failed} failed${skipped ? `, ${skipped} skipped` : ''} in ${(elapsedMs / 1000).toFixed(1)} s (${rate}/s)`,
+      `${this.command}: ${written} ${what}, ${failed} failed${skipped ? `, ${skipped} skipped${skippedWhy ? ` (${skippedWhy})` : ''}` : ''} in ${(elapsedMs / 1000).toFixed(1)} s (${rate}/s)`,
     ];
     if (failed > 0) lines.push(`error: ${failed} items were not written; they are in the dead-letter file ${deadLetter}`);
     if (outcome === 'interrupted')

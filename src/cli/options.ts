@@ -3,6 +3,7 @@
  * the commands receive. Parsing is commander's; a bad value fails with commander's own message and exit code 2.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { parseJsonValue } from './json.js';
 
 /** Where DynamoDB is. */
 export interface ConnectionOptions {
@@ -100,11 +101,11 @@ export function parseKey(value: string): KeySpec[] {
   });
 }
 
-/** A JSON object. */
+/** A JSON object, every number kept exactly (as the toolkit writes it: `number` when exact, else `bigint` or `NumberValue`). */
 export function parseJsonObject(value: string): Record<string, never> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value);
+    parsed = parseJsonValue(value);
   } catch (error) {
     return fail(`must be a JSON object: ${(error as Error).message}`);
   }
@@ -142,6 +143,12 @@ export function scanOptions(command: Command): Command {
     .option('--names <json>', 'ExpressionAttributeNames, e.g. \'{"#s":"status"}\'', parseJsonObject)
     .option('--segments <n>', 'scan in N parallel segments', parsePositiveInteger)
     .option('--page-size <n>', 'items read per Scan page (Limit; default: up to 1 MB per page)', parsePositiveInteger);
+}
+
+/** A comma-separated list of attribute paths: `a,stats.views`. */
+export function parsePathList(value: string): string[] {
+  const paths = value.split(',').map((p) => p.trim());
+  return paths.some((p) => p === '') ? fail(`must be attribute paths separated by commas, got ${value}`) : paths;
 }
 
 /** `--dead-letter`, `--dry-run`, `--resume`, `--key`. */

@@ -44,8 +44,9 @@ export function checkItem(item: unknown, key: TableKey): { problem?: string; siz
 export interface PlanSummary {
   items: number;
   invalid: number;
+  /** BatchWriteItem batches; 0 when each item has its own call (update, delete --filter). */
   batches: number;
-  /** BatchWriteItem calls without retries (one per batch), plus the Scan calls for copy and delete. */
+  /** Write calls without retries (one per batch, or one per item), plus the Scan calls for copy, delete and update. */
   calls: number;
   /** Scan calls made to read the items (copy, delete). */
   scanCalls: number;
@@ -57,6 +58,8 @@ export interface PlanSummary {
 
 /** Adds up the plan as items are checked. */
 export class Plan {
+  /** `undefined`: items go in BatchWriteItem batches; else the call each item gets (update, delete --filter). */
+  constructor(readonly perItem?: 'UpdateItem' | 'DeleteItem') {}
   items = 0;
   invalid = 0;
   bytes = 0;
@@ -71,12 +74,12 @@ export class Plan {
   }
 
   summary(): PlanSummary {
-    const batches = Math.ceil(this.items / BATCH_WRITE_MAX_REQUESTS);
+    const batches = this.perItem ? 0 : Math.ceil(this.items / BATCH_WRITE_MAX_REQUESTS);
     return {
       items: this.items,
       invalid: this.invalid,
       batches,
-      calls: batches + this.scanCalls,
+      calls: (this.perItem ? this.items : batches) + this.scanCalls,
       scanCalls: this.scanCalls,
       bytes: this.bytes,
       capacityUnits: this.units,
@@ -90,8 +93,14 @@ export class Plan {
     return [
       `Dry run: ${what}. Nothing was written.`,
       `  items      ${n(s.items)} to ${verb}${s.invalid ? `, ${n(s.invalid)} invalid (not counted below; see the messages above)` : ''}`,
-      `  batches    ${n(s.batches)} BatchWriteItem batches of up to ${BATCH_WRITE_MAX_REQUESTS}`,
-      `  calls      ${n(s.calls)} (${n(s.batches)} BatchWriteItem without retries${s.scanCalls ? `, ${n(s.scanCalls)} Scan` : ''})`,
+      ...(this.perItem
+        ? [
+            `  calls      ${n(s.calls)} (${n(s.items)} ${this.perItem}, one per item, without retries${s.scanCalls ? `, ${n(s.scanCalls)} Scan` : ''})`,
+          ]
+        : [
+            `  batches    ${n(s.batches)} BatchWriteItem batches of up to ${BATCH_WRITE_MAX_REQUESTS}`,
+            `  calls      ${n(s.calls)} (${n(s.batches)} BatchWriteItem without retries${s.scanCalls ? `, ${n(s.scanCalls)} Scan` : ''})`,
+          ]),
       `  bytes      ${n(s.bytes)} (DynamoDB item size)`,
       `  capacity   ${n(s.capacityUnits)} write units (1 per started KB per item)`,
     ].join('\n');

@@ -4,7 +4,17 @@
  * segment's checkpoint past a page only once every item of that page, and of every page before it, is settled.
  */
 import { from, map, mergeMap, type Observable } from 'rxjs';
-import { type Backpressure, capacity, type DynamoDBSender, type Key, type Page, type ScanInput, dynamoScanPages } from '../index.js';
+import {
+  type Backpressure,
+  capacity,
+  type DynamoDBSender,
+  dynamoQueryPages,
+  dynamoScanPages,
+  type Key,
+  type Page,
+  type QueryInput,
+  type ScanInput,
+} from '../index.js';
 import { CheckpointFile, loadKey, type StoredKey, storeKey } from './checkpoint.js';
 import type { ScanOptions } from './options.js';
 import { CliError, EXIT } from './session.js';
@@ -44,6 +54,15 @@ export function scanInput(table: string, options: ScanOptions, extra: Partial<Sc
   };
 }
 
+/** `ProjectionExpression` of the key attributes, through names that cannot clash with `--names`. */
+export function keyProjection(names: string[]): Pick<ScanInput, 'ProjectionExpression' | 'ExpressionAttributeNames'> {
+  const placeholders = names.map((_, i) => `#rxjsDynamodbKey${i}`);
+  return {
+    ProjectionExpression: placeholders.join(', '),
+    ExpressionAttributeNames: Object.fromEntries(placeholders.map((p, i) => [p, names[i]!])),
+  };
+}
+
 /** The checkpoint to start from (`--resume` file, or a new one) and the file to keep it in. */
 export function openScanCheckpoint(
   command: string,
@@ -65,10 +84,13 @@ export function openScanCheckpoint(
   return { state: { command, table, totalSegments, segments, complete: false }, file };
 }
 
-/** The pages of every segment not done yet, each from where its checkpoint left it, segments side by side. */
+/**
+ * The pages of every segment not done yet, each from where its checkpoint left it, segments side by side. An input
+ * with a `KeyConditionExpression` is a Query instead (one segment).
+ */
 export function scanSegments(
   client: DynamoDBSender,
-  input: ScanInput,
+  input: ScanInput | QueryInput,
   state: ScanCheckpoint,
   options: { backpressure?: Backpressure; unitsPerSecond?: number } = {},
 ): Observable<SegmentPage> {
@@ -79,11 +101,14 @@ export function scanSegments(
     mergeMap((segment) => {
       const { startKey } = state.segments[segment]!;
       const segmentInput = totalSegments > 1 ? { ...input, Segment: segment, TotalSegments: totalSegments } : input;
-      return dynamoScanPages(client, segmentInput, {
+      const paging = {
         ...(startKey ? { startKey: loadKey(startKey, `the checkpoint of segment ${segment}`) } : {}),
         ...(options.backpressure ? { backpressure: options.backpressure } : {}),
         ...(budget ? { capacity: budget } : {}),
-      }).pipe(map((page): SegmentPage => ({ segment, page, remaining: page.items.length })));
+      };
+      const pages =
+        'KeyConditionExpression' in input ? dynamoQueryPages(client, input, paging) : dynamoScanPages(client, segmentInput, paging);
+      return pages.pipe(map((page): SegmentPage => ({ segment, page, remaining: page.items.length })));
     }),
   );
 }

@@ -1,11 +1,21 @@
 /**
- * The pipeline `copy` and `delete` share: scan (segments side by side, from the checkpoint) → an optional transform
- * → a write operator, with one backpressure link from the scan to the writer. Items a transform drops are released
- * on the link; items that fail go to the dead-letter file. A segment's checkpoint moves past a page once each of its
- * items is written, dead-lettered or dropped. `--dry-run` scans and checks the same items and writes nothing.
+ * The pipeline `copy`, `delete` and `update` share: scan (segments side by side, from the checkpoint) → an optional
+ * transform → a write operator, with one backpressure link from the scan to the writer. Items a transform drops are
+ * released on the link; items that fail go to the dead-letter file; items whose write found its condition false
+ * (changed since the scan) are skipped and counted. A segment's checkpoint moves past a page once each of its items
+ * is written, dead-lettered, skipped or dropped. `--dry-run` scans and checks the same items and writes nothing.
  */
 import { concatMap, filter, from, map, mergeMap, type OperatorFunction } from 'rxjs';
-import { type Backpressure, backpressure, type BatchWriteResult, type Item, type ScanInput, type WriteRequest } from '../index.js';
+import {
+  type Backpressure,
+  backpressure,
+  type BatchWriteResult,
+  type Item,
+  type ItemWriteResult,
+  type QueryInput,
+  type ScanInput,
+  type WriteRequest,
+} from '../index.js';
 import type { CheckpointFile } from './checkpoint.js';
 import { describeError } from './deadLetter.js';
 import type { Job, Outcome } from './job.js';
@@ -21,7 +31,7 @@ export type Transform = (item: Item) => unknown;
 export interface ScanWrite {
   session: Session;
   job: Job;
-  input: ScanInput;
+  input: ScanInput | QueryInput;
   state: ScanCheckpoint;
   file?: CheckpointFile<ScanCheckpoint>;
   unitsPerSecond?: number;
@@ -54,8 +64,59 @@ async function transformed(spec: ScanWrite, taken: Taken, drop: (taken: Taken) =
   return out as Item;
 }
 
-/** Runs the job: every item scanned is written (by `sink`), dead-lettered, or dropped by the transform. */
-export async function scanWrite(spec: ScanWrite, sink: (link: Backpressure) => OperatorFunction<Item, BatchWriteResult>): Promise<Outcome> {
+/** What becomes of the items a write operator's result speaks of, told to the job by `Sink.settle`. */
+export interface Settle {
+  written(item: Item): void;
+  /** The write's condition was false: the item changed (or went) since the scan. */
+  skipped(item: Item): void;
+  failed(item: Item, error: unknown): void;
+}
+
+/** A write operator, and how to read its results item by item. */
+export interface Sink<R> {
+  operator(link: Backpressure): OperatorFunction<Item, R>;
+  settle(result: R, job: Job, settle: Settle): void;
+}
+
+/** `dynamoBatchWrite` / `dynamoBatchDelete`: one result per batch, written or failed. */
+export function batchSink(operator: (link: Backpressure) => OperatorFunction<Item, BatchWriteResult>): Sink<BatchWriteResult> {
+  const item = (request: WriteRequest) => ('put' in request ? request.put : request.delete);
+  return {
+    operator,
+    settle: (result, job, settle) =>
+      job.results(
+        result,
+        (request) => settle.written(item(request)),
+        (request, error) => settle.failed(item(request), error),
+      ),
+  };
+}
+
+/**
+ * `dynamoUpdate` / `dynamoDelete` fed with one request per item (`requestOf`): one result per item — written,
+ * skipped (its condition was false), or failed.
+ */
+export function itemSink<R extends object>(
+  requestOf: (item: Item) => R,
+  operator: (link: Backpressure) => OperatorFunction<R, ItemWriteResult<R>>,
+): Sink<ItemWriteResult<R>> {
+  const items = new WeakMap<R, Item>();
+  return {
+    operator: (link) => (source) =>
+      source.pipe(
+        map((item) => {
+          const request = requestOf(item);
+          items.set(request, item);
+          return request;
+        }),
+        operator(link),
+      ),
+    settle: (result, job, settle) => job.itemResult(result, items.get(result.request)!, settle),
+  };
+}
+
+/** Runs the job: every item scanned is written (by `sink`), skipped, dead-lettered, or dropped by the transform. */
+export async function scanWrite<R>(spec: ScanWrite, sink: Sink<R>): Promise<Outcome> {
   const { session, job, state, file } = spec;
   const link = backpressure({ highWaterMark: 10_000 });
   const tracker = new PageTracker(state, (s) => file?.update(s));
@@ -75,7 +136,6 @@ export async function scanWrite(spec: ScanWrite, sink: (link: Backpressure) => O
     origin.set(mine, page);
     return mine;
   };
-  const item = (request: WriteRequest) => ('put' in request ? request.put : request.delete);
 
   const pipeline = scanSegments(session.client, spec.input, state, { backpressure: link, unitsPerSecond: spec.unitsPerSecond }).pipe(
     mergeMap((page) => {
@@ -92,20 +152,19 @@ export async function scanWrite(spec: ScanWrite, sink: (link: Backpressure) => O
           ),
         )
       : map((taken) => own(taken.item, taken.page)),
-    sink(link),
+    sink.operator(link),
   );
+  const settled: Settle = {
+    written: (item) => tracker.settle(origin.get(item)!),
+    skipped: (item) => tracker.settle(origin.get(item)!),
+    failed: (item, error) => {
+      const page = origin.get(item)!;
+      job.deadLetter.write({ segment: page.segment, error: describeError(error), item });
+      tracker.settle(page);
+    },
+  };
   try {
-    return await runToEnd(pipeline, session.signal, (result) =>
-      job.results(
-        result,
-        (request) => tracker.settle(origin.get(item(request))!),
-        (request, error) => {
-          const page = origin.get(item(request))!;
-          job.deadLetter.write({ segment: page.segment, error: describeError(error), item: item(request) });
-          tracker.settle(page);
-        },
-      ),
-    );
+    return await runToEnd(pipeline, session.signal, (result) => sink.settle(result, job, settled));
   } catch (error) {
     throw new CliError(`${job.command} stopped: ${(error as Error).message}${file ? `; rerun with --resume ${file.path} to go on` : ''}`);
   } finally {
@@ -114,9 +173,13 @@ export async function scanWrite(spec: ScanWrite, sink: (link: Backpressure) => O
 }
 
 /** `--dry-run`: scans, transforms and checks every item against the target's key and the 400 KB limit; writes nothing. */
-export async function planScanWrite(spec: ScanWrite, key: TableKey): Promise<{ outcome: Outcome; plan: Plan }> {
+export async function planScanWrite(
+  spec: ScanWrite,
+  key: TableKey,
+  perItem?: 'UpdateItem' | 'DeleteItem',
+): Promise<{ outcome: Outcome; plan: Plan }> {
   const { session, job, state } = spec;
-  const plan = new Plan();
+  const plan = new Plan(perItem);
   const check = (segment: number, out: unknown) => {
     if (out === undefined || out === null) return void job.tally.skipped++;
     const { problem, size } = checkItem(out, key);

@@ -124,12 +124,13 @@ describe('rxjs-dynamodb export, copy, delete and count', () => {
 
     const dry = await runCli(['delete', '--table', table, ...filter, '--dry-run', '--json', ...connection]);
     expect(dry.code).toBe(0);
-    expect(jsonSummary(dry.stdout)).toMatchObject({ dryRun: true, items: 300, invalid: 0, batches: 12, scanCalls: 1, calls: 13 });
+    // with a filter, each item gets its own conditional DeleteItem (issue 12): 300 calls and the scan, no batches
+    expect(jsonSummary(dry.stdout)).toMatchObject({ dryRun: true, items: 300, invalid: 0, batches: 0, scanCalls: 1, calls: 301 });
     expect(await scanAll(client, table)).toHaveLength(1_200);
 
     const run = await runCli(['delete', '--table', table, ...filter, '--segments', '2', '--json', ...connection]);
     expect(run.code).toBe(0);
-    expect(jsonSummary(run.stdout)).toMatchObject({ command: 'delete', ok: true, deleted: 300, failed: 0 });
+    expect(jsonSummary(run.stdout)).toMatchObject({ command: 'delete', ok: true, deleted: 300, failed: 0, skippedByCondition: 0 });
     const left = await scanAll(client, table);
     expect(left).toHaveLength(900);
     expect(left.every((t) => t.status === 'open')).toBe(true);
