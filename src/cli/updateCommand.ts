@@ -50,7 +50,10 @@ export function updateSpecOf(options: UpdateOptions): UpdateSpec {
 export function recheckOf(options: UpdateOptions, partitionKey: string): Condition {
   const exists: Condition = { attributeExists: [partitionKey] };
   if (!options.filter) return exists;
-  return { and: [{ expression: options.filter, names: options.names, values: options.values }, exists] };
+  // --names and --values serve the key condition too: DynamoDB refuses a condition that leaves one unused, so the key
+  // condition (always true of an item the query found) goes in with the filter
+  const expression = options.keyCondition ? `(${options.keyCondition}) AND (${options.filter})` : options.filter;
+  return { and: [{ expression, names: options.names, values: options.values }, exists] };
 }
 
 /** Runs `update`; resolves to the exit code. */
