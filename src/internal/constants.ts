@@ -13,3 +13,7 @@ export const REQUEST_ENVELOPE_BYTES = 1024;
 /** Capacity units: one write unit per started KB written, one strongly consistent read unit per started 4 KB. */
 export const WRITE_UNIT_BYTES = 1024;
 export const READ_UNIT_BYTES = 4096;
+/** Actions in one TransactWriteItems or TransactGetItems call. */
+export const TRANSACT_MAX_ACTIONS = 100;
+/** DynamoDB's transaction payload limit, 4 MiB: 4,194,304 B is accepted by DynamoDB Local, 4,194,305 B refused. */
+export const TRANSACT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;

@@ -4,19 +4,9 @@ import { InvalidRequestError } from '../errors.js';
 import type { Condition } from '../expressions.js';
 import { preview } from '../internal/prepare.js';
 import type { DynamoDBSender, Item, Key } from '../types.js';
-import {
-  checkKey,
-  checkShape,
-  compileFor,
-  expressionFields,
-  type ItemWriteOptions,
-  type ItemWriteResult,
-  type ItemWriteSpec,
-  itemWriteEngine,
-  marshalFor,
-  validateItemWriteOptions,
-  whereOf,
-} from './itemWriteInternals.js';
+import { checkKey, checkShape, compileFor, expressionFields, type ItemWriteSpec, marshalFor } from '../internal/itemWrite/prepare.js';
+import { whereOf } from '../internal/itemWrite/messages.js';
+import { type ItemWriteOptions, type ItemWriteResult, itemWriteEngine, validateItemWriteOptions } from './itemWriteInternals.js';
 
 /** One key to delete, with an optional condition. `K` names the key's shape: not checked at run time. */
 export interface DeleteItemRequest<K extends object = Key> {

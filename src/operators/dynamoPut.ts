@@ -9,17 +9,14 @@ import type { DynamoDBSender, Item } from '../types.js';
 import {
   checkKey,
   checkShape,
-  isObject,
   compileFor,
   expressionFields,
-  type ItemWriteOptions,
-  type ItemWriteResult,
+  isObject,
   type ItemWriteSpec,
-  itemWriteEngine,
   marshalFor,
-  validateItemWriteOptions,
-  whereOf,
-} from './itemWriteInternals.js';
+} from '../internal/itemWrite/prepare.js';
+import { whereOf } from '../internal/itemWrite/messages.js';
+import { type ItemWriteOptions, type ItemWriteResult, itemWriteEngine, validateItemWriteOptions } from './itemWriteInternals.js';
 
 /** One item to put, with an optional condition. `T` names the item's type: not checked at run time. */
 export interface PutItemRequest<T extends object = Item> {

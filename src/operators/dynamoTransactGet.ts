@@ -7,17 +7,9 @@ import { marshallItem, type MarshalSettings } from '../internal/marshal.js';
 import { preview } from '../internal/prepare.js';
 import { type Unmarshal, unmarshallerFor } from '../internal/unmarshal.js';
 import type { DynamoDBSender, Item, Key } from '../types.js';
-import {
-  type GroupEnd,
-  invalidGroup,
-  keyOf,
-  type PreparedGroup,
-  tablesOfGroup,
-  transactEngine,
-  type TransactOptions,
-  type TransactOutput,
-  validateTransactOptions,
-} from './transactInternals.js';
+import { invalidGroup, keyOf, tablesOfGroup } from '../internal/transact/group.js';
+import type { GroupEnd, PreparedGroup, TransactOutput } from '../internal/transact/spec.js';
+import { type TransactOptions, transactEngine, validateTransactOptions } from './transactInternals.js';
 
 /** One item to read in a transaction group. */
 export interface TransactGetAction {

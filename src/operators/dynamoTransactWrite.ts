@@ -3,27 +3,23 @@ import type { OperatorFunction } from 'rxjs';
 import { type TransactionError, type TransactionProblem, type TransactionReason } from '../errors.js';
 import { compileExpressions, type Condition, type RawExpression, type UpdateSpec } from '../expressions.js';
 import { marshallOptionsOf, unmarshallOptionsOf } from '../internal/client.js';
-import { MAX_ITEM_BYTES, MAX_REQUEST_BYTES, REQUEST_ENVELOPE_BYTES, WRITE_UNIT_BYTES } from '../internal/constants.js';
+import {
+  MAX_ITEM_BYTES,
+  MAX_REQUEST_BYTES,
+  REQUEST_ENVELOPE_BYTES,
+  TRANSACT_MAX_PAYLOAD_BYTES,
+  WRITE_UNIT_BYTES,
+} from '../internal/constants.js';
 import { describeKeyValues } from '../internal/engine/entry.js';
 import { attributeValueSize, marshalledItemSize } from '../internal/itemSize.js';
 import { marshallItem, type MarshalSettings } from '../internal/marshal.js';
 import { preview } from '../internal/prepare.js';
 import { unmarshallerFor } from '../internal/unmarshal.js';
 import type { DynamoDBSender, Item, Key } from '../types.js';
-import {
-  canonicalJson,
-  CLIENT_REQUEST_TOKEN_MAX_LENGTH,
-  contentToken,
-  type GroupEnd,
-  invalidGroup,
-  keyOf,
-  type PreparedGroup,
-  tablesOfGroup,
-  TRANSACT_MAX_PAYLOAD_BYTES,
-  transactEngine,
-  type TransactOptions,
-  validateTransactOptions,
-} from './transactInternals.js';
+import { invalidGroup, keyOf, tablesOfGroup } from '../internal/transact/group.js';
+import type { GroupEnd, PreparedGroup } from '../internal/transact/spec.js';
+import { canonicalJson, CLIENT_REQUEST_TOKEN_MAX_LENGTH, contentToken } from '../internal/transact/token.js';
+import { type TransactOptions, transactEngine, validateTransactOptions } from './transactInternals.js';
 
 /** What every write action may add: a condition on the item, and whether to read the item when it fails. */
 interface ActionCondition {

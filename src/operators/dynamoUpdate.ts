@@ -5,19 +5,9 @@ import { InvalidRequestError } from '../errors.js';
 import type { CompiledExpressions, Condition, UpdateSpec } from '../expressions.js';
 import { preview } from '../internal/prepare.js';
 import type { DynamoDBSender, Item, Key } from '../types.js';
-import {
-  checkKey,
-  checkShape,
-  compileFor,
-  expressionFields,
-  type ItemWriteOptions,
-  type ItemWriteResult,
-  type ItemWriteSpec,
-  itemWriteEngine,
-  marshalFor,
-  validateItemWriteOptions,
-  whereOf,
-} from './itemWriteInternals.js';
+import { checkKey, checkShape, compileFor, expressionFields, type ItemWriteSpec, marshalFor } from '../internal/itemWrite/prepare.js';
+import { whereOf } from '../internal/itemWrite/messages.js';
+import { type ItemWriteOptions, type ItemWriteResult, itemWriteEngine, validateItemWriteOptions } from './itemWriteInternals.js';
 
 /** What UpdateItem returns in the result's `attributes`. */
 export type UpdateReturnValues = 'NONE' | 'ALL_OLD' | 'UPDATED_OLD' | 'ALL_NEW' | 'UPDATED_NEW';

@@ -1,9 +1,11 @@
 /**
- * The engine behind dynamoUpdate, dynamoPut and dynamoDelete: one call per request, `concurrency` calls in flight,
- * the requests for one key sent one after another in input order, throttling and transient errors retried after the
- * backoff, one outcome per request. What a call's answer means (`decideItem`) and which request goes next
- * (`ItemQueue`) are plain synchronous code; `ItemWriteRun` is the RxJS shell around them, as `BatchRun` is for the
- * batch operators. Each operator file only says how its request becomes a command (`ItemWriteSpec`).
+ * The RxJS shell of the engine behind dynamoUpdate, dynamoPut and dynamoDelete: one call per request, `concurrency`
+ * calls in flight, the requests for one key sent one after another in input order, throttling and transient errors
+ * retried after the backoff, one outcome per request. Its decisions are plain synchronous code in
+ * `src/internal/itemWrite/`: what a call's answer means (`decideItem`), which request goes next (`ItemQueue`), how a
+ * request is checked and prepared, what a failure says. `ItemWriteRun` wires them, as `BatchRun` does for the batch
+ * operators. Each operator file only says how its request becomes a command (`ItemWriteSpec`). The public option and
+ * result types of the three operators live here.
  */
 import type { AttributeValue, ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { unmarshallOptions } from '@aws-sdk/util-dynamodb';
@@ -22,12 +24,19 @@ import {
 import type { Backpressure } from '../backpressure.js';
 import { type CapacityBudget, type CapacityOptions, toBudget } from '../capacity.js';
 import { InvalidRequestError, ItemWriteError, type ItemWriteErrorCode } from '../errors.js';
-import { type CompiledExpressions, compileExpressions, type Condition, type UpdateSpec } from '../expressions.js';
 import { backoffDelay, validateBackoff } from '../internal/backoff.js';
 import { describeKeySchema, marshallOptionsOf, sendCommand, unmarshallOptionsOf } from '../internal/client.js';
-import { describeKeyValues, nativeKey } from '../internal/engine/entry.js';
-import { preview } from '../internal/prepare.js';
-import { marshallItem, type MarshalSettings } from '../internal/marshal.js';
+import { decideItem, isThrottling } from '../internal/itemWrite/decide.js';
+import {
+  describeFailedMessage,
+  itemFailureMessage,
+  stoppedMessage,
+  unmarshalFailedMessage,
+  whereOf,
+} from '../internal/itemWrite/messages.js';
+import { type ItemWriteSpec, type PreparedWrite, prepareRequest } from '../internal/itemWrite/prepare.js';
+import { ItemQueue } from '../internal/itemWrite/queue.js';
+import type { MarshalSettings } from '../internal/marshal.js';
 import { validateKeyAttributes } from '../internal/options.js';
 import { type Progress, ProgressTracker } from '../internal/progress.js';
 import { isRetryableError } from '../internal/retryable.js';
@@ -115,32 +124,10 @@ export interface ItemWriteOptions {
   keyAttributes?: string[];
 }
 
-/** One request made ready to send: its key (for the per-key order and for messages), its command input, its cost. */
-export interface PreparedWrite {
-  /** The key attributes and their plain values. */
-  key: Record<string, unknown>;
-  /** Names of the key attributes, in the order messages show them. */
-  attributes: string[];
-  /** The key as DynamoDB compares it (`1` and `1.0` are one key): requests with the same one go one after another. */
-  identity: string;
-  /** The command's input, `TableName` included, values marshalled. */
-  input: Record<string, unknown>;
-  /** Capacity units it is estimated to cost. */
-  units: number;
-}
-
-/** What one operator tells the engine. */
-export interface ItemWriteSpec<R> {
-  operation: 'UpdateItem' | 'PutItem' | 'DeleteItem';
-  /** The table's key attributes, when a request does not say its key by itself (puts): given, or read with DescribeTable. */
-  keyAttributes?: string[] | 'describe';
-  /** Checks and prepares one request, or refuses it with the reason (naming table and key). */
-  prepare(request: R, keyAttributes: string[] | undefined, marshalling: MarshalSettings): PreparedWrite | InvalidRequestError;
-  /** The command to send for an input. */
-  command(input: Record<string, unknown>): object;
-}
-
-/** Checks the options when the operator is created; throws a RangeError (a TypeError for a non-function) naming the bad value. */
+/**
+ * Checks the options when the operator is created; throws a RangeError (a TypeError for a non-function) naming the bad
+ * value. Its twin for the transaction operators is `validateTransactOptions` (`./transactInternals.ts`).
+ */
 export function validateItemWriteOptions(table: unknown, options: ItemWriteOptions): void {
   const { concurrency = 4, maxAttempts = 10, onFailure = 'emit', scheduler, random, onProgress, backpressure } = options;
   if (typeof table !== 'string' || table.length === 0) throw new RangeError(`table must be a non-empty string, got ${String(table)}`);
@@ -167,93 +154,6 @@ export function validateItemWriteOptions(table: unknown, options: ItemWriteOptio
   validateKeyAttributes(options.keyAttributes);
 }
 
-/** What one call's answer means for its request. Plain: tested with tables of inputs and outputs. */
-export type ItemStep =
-  | { kind: 'written' }
-  | { kind: 'conditionFailed' }
-  | { kind: 'retry' }
-  | { kind: 'failed'; code: Exclude<ItemWriteErrorCode, 'itemWrite.invalidRequest'> };
-
-const THROTTLING = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-]);
-const nameOf = (error: unknown) => (error as { name?: unknown } | undefined)?.name;
-
-/** Throttling: DynamoDB refused the call before doing anything, so sending it again cannot apply it twice. */
-export function isThrottling(error: unknown): boolean {
-  const e = error as { name?: unknown; $retryable?: { throttling?: boolean }; $metadata?: { httpStatusCode?: number } } | undefined;
-  return THROTTLING.has(e?.name as string) || e?.$retryable?.throttling === true || e?.$metadata?.httpStatusCode === 429;
-}
-
-/**
- * A call's answer → the request's step. `attempts` counts this call. A failed condition is an outcome; a throttling or
- * transient error (and `TransactionConflictException`: the item is in a transaction now) is retried while attempts
- * are left; any other error fails the request at once.
- */
-export function decideItem(answer: { error: unknown } | { output: unknown }, attempts: number, maxAttempts: number): ItemStep {
-  if (!('error' in answer)) return { kind: 'written' };
-  const name = nameOf(answer.error);
-  if (name === 'ConditionalCheckFailedException') return { kind: 'conditionFailed' };
-  if (!isRetryableError(answer.error) && name !== 'TransactionConflictException') return { kind: 'failed', code: 'itemWrite.nonRetryable' };
-  return attempts < maxAttempts ? { kind: 'retry' } : { kind: 'failed', code: 'itemWrite.attemptsExhausted' };
-}
-
-/**
- * Which request goes next: retries that fell due and requests released from behind their key come first, then fresh
- * ones in input order. A request for a key that has one live (queued, in a call, waiting to retry) waits behind it,
- * so that the writes to a key land in input order. Plain and synchronous.
- */
-export class ItemQueue<E extends { key: string }> {
-  private readonly first: E[] = [];
-  private fresh: E[] = [];
-  private head = 0;
-  /** Per live key, the requests waiting behind it. */
-  private readonly behind = new Map<string, E[]>();
-
-  /** A new request: `'queued'`, or `'held'` behind the live request for its key. */
-  admit(entry: E): 'queued' | 'held' {
-    const waiting = this.behind.get(entry.key);
-    if (waiting) return (waiting.push(entry), 'held');
-    this.behind.set(entry.key, []);
-    this.fresh.push(entry);
-    return 'queued';
-  }
-
-  /** A request whose backoff is over goes again, before fresh ones. */
-  again(entry: E): void {
-    this.first.push(entry);
-  }
-
-  /** The next request to send, if any. */
-  next(): E | undefined {
-    if (this.first.length > 0) return this.first.shift();
-    if (this.head >= this.fresh.length) return undefined;
-    const entry = this.fresh[this.head++];
-    if (this.head > 1024 && this.head * 2 > this.fresh.length) {
-      this.fresh = this.fresh.slice(this.head);
-      this.head = 0;
-    }
-    return entry;
-  }
-
-  /** The live request for a key is settled: the next one behind it, if any, is queued first. */
-  settled(entry: E): void {
-    const waiting = this.behind.get(entry.key);
-    if (!waiting) return;
-    const next = waiting.shift();
-    if (next) this.first.push(next);
-    else this.behind.delete(entry.key);
-  }
-
-  /** Requests queued (not held, not in a call, not waiting to retry). */
-  get queued(): number {
-    return this.first.length + this.fresh.length - this.head;
-  }
-}
-
 /** One request in the engine. */
 interface ItemEntry<R> {
   id: number;
@@ -263,29 +163,6 @@ interface ItemEntry<R> {
   attempts: number;
   /** An attempt failed with a transient error, after which DynamoDB may have applied the write. */
   uncertain: boolean;
-}
-
-const named = (error: unknown) => {
-  const e = error as { name?: string; message?: string } | undefined;
-  return `${e?.name ?? 'Error'}: ${e?.message ?? String(error)}`;
-};
-
-/** Why a request failed, naming its table and key, and what to do. */
-export function itemFailureMessage(
-  operation: string,
-  where: string,
-  code: ItemWriteErrorCode,
-  cause: unknown,
-  attempts: number,
-  uncertain: boolean,
-): string {
-  if (code === 'itemWrite.nonRetryable')
-    return `${operation} on ${where} failed with ${named(cause)}. It was not retried${uncertain ? ' (an earlier attempt failed with a transient error and may have been applied)' : ' and was not written'}: fix the request, then send it again.`;
-  return `${operation} on ${where} still failed after ${attempts} attempts (last ${named(cause)}). ${
-    uncertain
-      ? 'Some attempts failed with a transient error, after which DynamoDB may have applied the write: read the item before sending a write that is not idempotent again.'
-      : 'It was not written: send it again later, lower concurrency, or raise maxAttempts or the table capacity.'
-  }`;
 }
 
 /** One controller for every call of a subscription: each call listens to it. */
@@ -316,7 +193,10 @@ interface Settings {
   unmarshal: Unmarshal;
 }
 
-/** One subscription of a single-item write operator. */
+/**
+ * One subscription of a single-item write operator. Its twin is `TransactRun` (`./transactInternals.ts`): `start`,
+ * `drive`, `track`, `retryLater`, `emit` and the `'error'`-mode stop (`fail`, `halt`) are the same wiring there.
+ */
 class ItemWriteRun<R> {
   private readonly queue = new ItemQueue<ItemEntry<R>>();
   private readonly progress: ProgressTracker;
@@ -404,20 +284,10 @@ class ItemWriteRun<R> {
 
   private admit(id: number, request: R): void {
     if (this.describeError !== undefined) {
-      const message = `DescribeTable of ${this.s.table} failed with ${named(this.describeError)}; the table's key attributes are needed to find each item's key (pass keyAttributes to do without). The request was not sent.`;
+      const message = describeFailedMessage(this.s.table, this.describeError);
       return this.fail(id, request, 'itemWrite.nonRetryable', message, this.describeError, 0, undefined);
     }
-    let prepared: PreparedWrite | InvalidRequestError;
-    try {
-      prepared = this.spec.prepare(request, this.keyAttributes, this.s.marshalling);
-    } catch (error) {
-      prepared = new InvalidRequestError(
-        'request.malformed',
-        `${this.spec.operation} on table ${this.s.table}: ${(error as Error).message}. It was not sent.`,
-        request,
-        error,
-      );
-    }
+    const prepared = prepareRequest(this.spec, request, this.keyAttributes, this.s.marshalling, this.s.table);
     if (prepared instanceof InvalidRequestError)
       return this.fail(id, request, 'itemWrite.invalidRequest', prepared.message, prepared, 0, undefined);
     this.queue.admit({ id, request, key: prepared.identity, prepared, attempts: 0, uncertain: false });
@@ -454,12 +324,11 @@ class ItemWriteRun<R> {
     }
   }
 
-  /** `'error'` mode, once the calls in flight are back: every request taken and not written, handed back. */
+  /** `'error'` mode, once the calls in flight are back: every request taken and not written, handed back. Twin: `TransactRun.halt`. */
   private halt(): void {
     const { code, message, cause, attempts, key } = this.stop!;
     const unprocessed = [...this.open.entries()].sort(([a], [b]) => a - b).map(([, r]) => r);
-    const n = unprocessed.length;
-    const text = `${message} The stream stopped (onFailure: 'error'): ${n} request${n === 1 ? '' : 's'} taken and not written ${n === 1 ? 'is' : 'are'} in unprocessed.`;
+    const text = stoppedMessage(message, unprocessed.length);
     this.progress.report(true);
     this.subscriber.error(new ItemWriteError<R>(code, text, { table: this.s.table, key, unprocessed, attempts, cause }));
   }
@@ -535,7 +404,7 @@ class ItemWriteRun<R> {
         const item = (error as { Item?: Record<string, AttributeValue> } | undefined)?.Item;
         if (step.kind === 'conditionFailed' && item && Object.keys(item).length > 0) result.current = s.unmarshal(item);
       } catch (cause) {
-        const message = `${this.spec.operation} on ${whereOf(s.table, e.prepared)} was applied, but what DynamoDB returned could not be unmarshalled: ${(cause as Error).message}`;
+        const message = unmarshalFailedMessage(this.spec.operation, whereOf(s.table, e.prepared), cause);
         result.error = new ItemWriteError<R>('itemWrite.nonRetryable', message, {
           table: s.table,
           key: e.prepared.key,
@@ -551,6 +420,7 @@ class ItemWriteRun<R> {
     this.drive();
   }
 
+  /** After its backoff the request is queued again, first; meanwhile it holds no slot. Twin: `TransactRun.retryLater`. */
   private retryLater(e: ItemEntry<R>): void {
     const delay = backoffDelay(e.attempts, this.s.backoff, this.s.random);
     const timer: Subscription = this.s.scheduler.schedule(() => {
@@ -561,7 +431,10 @@ class ItemWriteRun<R> {
     this.timers.add(timer);
   }
 
-  /** A request failed: its result (`'emit'`), or the stream stops once the calls in flight are back (`'error'`). */
+  /**
+   * A request failed: its result (`'emit'`), or the stream stops once the calls in flight are back (`'error'`).
+   * Twin: `TransactRun.fail`.
+   */
   private fail(
     id: number,
     request: R,
@@ -633,130 +506,3 @@ export function itemWriteEngine<R>(
   };
   return (source) => new Observable<ItemWriteResult<R>>((subscriber) => new ItemWriteRun(spec, settings, subscriber).start(source));
 }
-
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Why a key value is not one DynamoDB takes, or `undefined`. */
-function keyValueProblem(v: unknown): [InvalidRequestError['code'], string] | undefined {
-  if (v === undefined || v === null) return ['request.missingKey', 'is missing'];
-  if (nativeKey({ v }, ['v']) === undefined) return ['request.invalidKey', 'must be a string, number or binary'];
-  if ((typeof v === 'string' && v.length === 0) || (ArrayBuffer.isView(v) && v.byteLength === 0))
-    return ['request.invalidKey', 'is empty; DynamoDB rejects empty key values'];
-  return undefined;
-}
-
-/**
- * The key attributes of `values`: each present, a string, number or binary, and not empty; or the reason it is not,
- * naming the table and the key.
- */
-export function checkKey(
-  values: unknown,
-  attributes: string[] | undefined,
-  table: string,
-  request: unknown,
-  only = false,
-): Pick<PreparedWrite, 'key' | 'attributes' | 'identity'> | InvalidRequestError {
-  const names = attributes ?? (isObject(values) ? Object.keys(values) : []);
-  const extra = only && attributes && isObject(values) ? Object.keys(values).find((a) => !attributes.includes(a)) : undefined;
-  if (extra !== undefined)
-    return new InvalidRequestError(
-      'request.invalidKey',
-      `The key ${describeKeyValues(values as Record<string, unknown>, Object.keys(values as object))} for table ${table} has attribute "${extra}", which is not one of its key attributes (${attributes!.join(', ')}); DynamoDB would refuse it. It was not sent.`,
-      request,
-    );
-  if (!isObject(values) || names.length === 0)
-    return new InvalidRequestError(
-      'request.malformed',
-      `The key for table ${table} must be an object of its key attributes, got ${preview(values)}. It was not sent.`,
-      request,
-    );
-  const key: Record<string, unknown> = {};
-  for (const a of names) {
-    const problem = keyValueProblem(values[a]);
-    if (problem)
-      return new InvalidRequestError(
-        problem[0],
-        `Key attribute "${a}" ${problem[1]} in table ${table} (key ${describeKeyValues(values, names)}). It was not sent.`,
-        request,
-      );
-    key[a] = values[a];
-  }
-  return { key, attributes: names, identity: nativeKey(key, [...names].sort())! };
-}
-
-/**
- * The request as an object of the fields its operator knows (`shape` shows them), or why it is not: a field that is
- * not one of them (a typo such as `conditon`) is refused, never ignored, since ignoring a condition writes anyway.
- */
-export function checkShape(request: unknown, fields: readonly string[], shape: string): Record<string, unknown> | InvalidRequestError {
-  const unknown = isObject(request) ? Object.keys(request).filter((f) => !fields.includes(f)) : [];
-  if (isObject(request) && unknown.length === 0) return request;
-  const why = unknown.length > 0 ? ` (unknown field ${JSON.stringify(unknown[0])})` : '';
-  return new InvalidRequestError(
-    'request.malformed',
-    `A request must be ${shape}; got ${preview(request)}${why}. It was not sent.`,
-    request,
-  );
-}
-
-/** `marshallItem`, with a failure turned into an {@link InvalidRequestError} naming what, the table and the key. */
-export function marshalFor(
-  value: Record<string, unknown>,
-  marshalling: MarshalSettings,
-  what: string,
-  where: string,
-  request: unknown,
-): Record<string, AttributeValue> | InvalidRequestError {
-  try {
-    return marshallItem(value, marshalling);
-  } catch (error) {
-    return new InvalidRequestError(
-      'request.marshallFailed',
-      `Could not marshal the ${what} for ${where}: ${(error as Error).message}. It was not sent.`,
-      request,
-      error,
-    );
-  }
-}
-
-/** Compiles a request's update and condition, or refuses the request naming its table and key. */
-export function compileFor(
-  parts: { update?: UpdateSpec; condition?: Condition },
-  where: string,
-  request: unknown,
-): CompiledExpressions | InvalidRequestError {
-  try {
-    return compileExpressions(parts);
-  } catch (error) {
-    return new InvalidRequestError(
-      'request.malformed',
-      `Invalid expression for ${where}: ${(error as Error).message}. It was not sent.`,
-      request,
-      error,
-    );
-  }
-}
-
-/** Compiled expressions as command input fields: empty maps left out (DynamoDB refuses them), values marshalled. */
-export function expressionFields(
-  compiled: CompiledExpressions,
-  marshalling: MarshalSettings,
-  where: string,
-  request: unknown,
-): Record<string, unknown> | InvalidRequestError {
-  const fields: Record<string, unknown> = {};
-  const { UpdateExpression, ConditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues: values } = compiled;
-  if (UpdateExpression !== undefined) fields.UpdateExpression = UpdateExpression;
-  if (ConditionExpression !== undefined) fields.ConditionExpression = ConditionExpression;
-  if (names && Object.keys(names).length > 0) fields.ExpressionAttributeNames = names;
-  if (values && Object.keys(values).length > 0) {
-    const marshalled = marshalFor(values, marshalling, 'expression attribute values', where, request);
-    if (marshalled instanceof InvalidRequestError) return marshalled;
-    fields.ExpressionAttributeValues = marshalled;
-  }
-  return fields;
-}
-
-/** `table T, key pk="a", sk=1`. */
-export const whereOf = (table: string, key: Pick<PreparedWrite, 'key' | 'attributes'>) =>
-  `table ${table}, key ${describeKeyValues(key.key, key.attributes)}`;

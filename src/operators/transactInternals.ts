@@ -1,14 +1,14 @@
 /**
- * The engine behind dynamoTransactWrite and dynamoTransactGet: one TransactWriteItems / TransactGetItems call per
- * group, `concurrency` calls in flight, groups that touch a common item sent one after another in input order (so they
- * never conflict with each other), conflicts, throttling and transient errors retried after the backoff, one outcome
- * per group. The decisions are plain synchronous code — what an answer means (`decideTransact`), which group may go
- * next (`GroupGate`), the idempotency token (`contentToken`) — and `TransactRun` is the RxJS shell around them, as
- * `BatchRun` is for the batch operators. Each operator file says how its group becomes a command (`TransactSpec`).
+ * The RxJS shell of the engine behind dynamoTransactWrite and dynamoTransactGet: one TransactWriteItems /
+ * TransactGetItems call per group, `concurrency` calls in flight, groups that touch a common item sent one after
+ * another in input order (so they never conflict with each other), conflicts, throttling and transient errors retried
+ * after the backoff, one outcome per group. Its decisions are plain synchronous code in `src/internal/transact/`: what
+ * an answer means (`decideTransact`), which group may go next (`GroupGate`), what a group must be (`tablesOfGroup`),
+ * the idempotency token and its replays (`contentToken`, `ReplayMemory`), what a failure says. `TransactRun` wires
+ * them, as `BatchRun` does for the batch operators. Each operator file says how its group becomes a command
+ * (`TransactSpec`). The options both operators take (`TransactOptions`, public) live here.
  */
-import type { AttributeValue, ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { unmarshallOptions } from '@aws-sdk/util-dynamodb';
-import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import {
   asyncScheduler,
@@ -26,26 +26,18 @@ import { type CapacityBudget, type CapacityOptions, toBudget, unitsConsumed } fr
 import { TransactionError, type TransactionErrorCode, type TransactionProblem, type TransactionReason } from '../errors.js';
 import { backoffDelay, validateBackoff } from '../internal/backoff.js';
 import { describeKeySchema, sendCommand } from '../internal/client.js';
-import { describeKeyValues, nativeKey } from '../internal/engine/entry.js';
 import type { MarshalSettings } from '../internal/marshal.js';
 import { validateKeyAttributes } from '../internal/options.js';
-import { preview } from '../internal/prepare.js';
 import { type Progress, ProgressTracker } from '../internal/progress.js';
 import { retryWithBackoff } from '../internal/retryCall.js';
-import { isRetryableError } from '../internal/retryable.js';
+import { decideTransact, mayHaveApplied, reasonsOf } from '../internal/transact/decide.js';
+import { GroupGate } from '../internal/transact/gate.js';
+import { isObject, prepareGroup } from '../internal/transact/group.js';
+import { describeFailedMessage, stoppedMessage, transactFailureMessage, unmarshalFailedMessage } from '../internal/transact/messages.js';
+import type { GroupEnd, PreparedGroup, TransactOutput, TransactSpec } from '../internal/transact/spec.js';
+import { ReplayMemory } from '../internal/transact/token.js';
 import type { Unmarshal } from '../internal/unmarshal.js';
 import type { BackoffOptions, DynamoDBSender } from '../types.js';
-
-/** Actions in one TransactWriteItems or TransactGetItems call. */
-export const TRANSACT_MAX_ACTIONS = 100;
-/** DynamoDB's transaction payload limit, 4 MiB: 4,194,304 B is accepted by DynamoDB Local, 4,194,305 B refused. */
-export const TRANSACT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
-/** The longest `ClientRequestToken` DynamoDB takes. */
-export const CLIENT_REQUEST_TOKEN_MAX_LENGTH = 36;
-/** How long DynamoDB remembers a `ClientRequestToken` after the call that used it. */
-export const TOKEN_WINDOW_MS = 10 * 60 * 1000;
-/** Tokens of written groups a subscription remembers to tell replays (`replayOf`): the most recent ones. */
-const REPLAY_MEMORY = 100_000;
 
 /** Options both transaction operators take. */
 export interface TransactOptions {
@@ -88,9 +80,10 @@ export interface TransactOptions {
   unmarshallOptions?: unmarshallOptions;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Checks the options when the operator is created; throws a RangeError (a TypeError for a non-function) naming the bad value. */
+/**
+ * Checks the options when the operator is created; throws a RangeError (a TypeError for a non-function) naming the bad
+ * value. Its twin for the single-item operators is `validateItemWriteOptions` (`./itemWriteInternals.ts`).
+ */
 export function validateTransactOptions(options: TransactOptions & { onFailure?: unknown }): void {
   const { concurrency = 4, maxAttempts = 10, onFailure, scheduler, random, onProgress, backpressure, keyAttributes } = options;
   if (!(Number.isInteger(concurrency) && concurrency >= 1))
@@ -118,364 +111,6 @@ export function validateTransactOptions(options: TransactOptions & { onFailure?:
     for (const [table, attributes] of Object.entries(keyAttributes)) validateKeyAttributes(attributes, `keyAttributes.${table}`);
   }
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// Plain decisions
-
-/** Why a key value is not one DynamoDB takes (missing, not a key type, empty), or `undefined`. */
-function keyValueProblem(v: unknown): string | undefined {
-  if (v === undefined || v === null) return 'is missing';
-  if (nativeKey({ v }, ['v']) === undefined) return 'must be a string, number or binary';
-  if ((typeof v === 'string' && v.length === 0) || (ArrayBuffer.isView(v) && v.byteLength === 0))
-    return 'is empty; DynamoDB rejects empty key values';
-  return undefined;
-}
-
-/**
- * The key attributes of `values` (other attributes left out: DynamoDB rejects them in a key) and the key's identity
- * as DynamoDB compares it (`1` and `1.0` are one key), or what is wrong with it.
- */
-export function keyOf(
-  values: Record<string, unknown>,
-  attributes: string[],
-): { key: Record<string, unknown>; identity: string } | { problem: string } {
-  const key: Record<string, unknown> = {};
-  for (const a of attributes) {
-    const problem = keyValueProblem(values[a]);
-    if (problem) return { problem: `key attribute "${a}" ${problem} (key ${describeKeyValues(values, attributes)})` };
-    key[a] = values[a];
-  }
-  return { key, identity: nativeKey(key, attributes)! };
-}
-
-/**
- * JSON with every object's keys sorted and everything else in the order given: DynamoDB compares maps by their
- * entries, but lists, sets (measured on DynamoDB Local: `SS ['a','b']` and `['b','a']` under one token are a mismatch)
- * and number text (`1` and `1.0` are a mismatch too) as written. Bytes (`B`, `BS`) as base64, as on the wire.
- */
-export function canonicalJson(value: unknown): string {
-  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'));
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isObject(value)) {
-    const keys = Object.keys(value)
-      .filter((k) => value[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-/**
- * A group's `ClientRequestToken`, derived from its content: the first 36 hex digits of the SHA-256 of the
- * {@link canonicalJson} of its marshalled actions. The same group always gets the same token, so a retry after a
- * timeout (or a second run within DynamoDB's 10-minute window) cannot apply it twice; groups that differ get
- * different tokens.
- */
-export function contentToken(canonical: string): string {
-  return createHash('sha256').update(canonical).digest('hex').slice(0, CLIENT_REQUEST_TOKEN_MAX_LENGTH);
-}
-
-/**
- * The tables a group names, or why it is refused before anything: not a non-empty array, more than 100 actions, an
- * action that is not an object with a table name.
- */
-export function tablesOfGroup<G>(
-  operation: TransactSpec<G, PreparedGroup>['operation'],
-  group: unknown,
-  index: number,
-): string[] | TransactionError<G> {
-  if (!Array.isArray(group) || group.length === 0)
-    return invalidGroup(
-      operation,
-      group as G,
-      index,
-      'group.malformed',
-      `Group ${index} must be a non-empty array of actions, got ${preview(group)}. It was not sent.`,
-    );
-  if (group.length > TRANSACT_MAX_ACTIONS)
-    return invalidGroup(
-      operation,
-      group as G,
-      index,
-      'group.tooManyActions',
-      `Group ${index} has ${group.length} actions; ${operation} takes at most ${TRANSACT_MAX_ACTIONS}. It was not sent: split it (the parts would not be atomic together).`,
-    );
-  const tables = new Set<string>();
-  for (let i = 0; i < group.length; i++) {
-    const action: unknown = group[i];
-    if (!isObject(action) || typeof action.table !== 'string' || action.table.length === 0)
-      return invalidGroup(
-        operation,
-        group as G,
-        index,
-        'action.malformed',
-        `Group ${index}, action ${i}: an action is an object with a table name, got ${preview(action)}. The group was not sent.`,
-        i,
-      );
-    tables.add(action.table);
-  }
-  return [...tables];
-}
-
-/** Cancellation reasons a retry may clear: the items were busy, or the table pushed back. */
-const RETRYABLE_REASONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
-/** Errors of the transaction APIs that a retry may clear, besides throttling and transient ones. */
-const RETRYABLE_NAMES = new Set(['TransactionConflictException', 'TransactionInProgressException']);
-const nameOf = (error: unknown) => (error as { name?: unknown } | undefined)?.name;
-
-/** DynamoDB's `CancellationReasons` of an error, when it is a `TransactionCanceledException`. */
-export function cancellationReasons(error: unknown): Array<{ Code?: string; Message?: string; Item?: Record<string, AttributeValue> }> {
-  if (nameOf(error) !== 'TransactionCanceledException') return [];
-  const reasons = (error as { CancellationReasons?: unknown }).CancellationReasons;
-  return Array.isArray(reasons) ? reasons : [];
-}
-
-/** What one call's answer means for its group. Plain: tested with tables of inputs and outputs. */
-export type TransactStep =
-  | { kind: 'done' }
-  /** A condition failed: DynamoDB applied nothing. An outcome, not an error. */
-  | { kind: 'cancelled' }
-  | { kind: 'retry' }
-  | { kind: 'failed'; code: Exclude<TransactionErrorCode, 'transaction.invalidGroup'> };
-
-/**
- * A call's answer → the group's step; `attempts` counts this call. A `TransactionCanceledException` whose reasons
- * include a failed condition is an outcome (`cancelled`), unless a reason other than conflict or throttling came with
- * it; one whose reasons are all conflicts or throttling is retried, as are `TransactionConflictException`,
- * `TransactionInProgressException`, throttling and transient errors, while attempts are left. Anything else fails.
- */
-export function decideTransact(answer: { error: unknown } | { output: unknown }, attempts: number, maxAttempts: number): TransactStep {
-  if (!('error' in answer)) return { kind: 'done' };
-  const { error } = answer;
-  const again: TransactStep = attempts < maxAttempts ? { kind: 'retry' } : { kind: 'failed', code: 'transaction.attemptsExhausted' };
-  if (nameOf(error) === 'TransactionCanceledException') {
-    const codes = cancellationReasons(error)
-      .map((r) => r.Code)
-      .filter((c) => c !== undefined && c !== 'None');
-    const others = codes.filter((c) => !RETRYABLE_REASONS.has(c!));
-    if (others.length === 0 && codes.length > 0) return again;
-    if (others.length > 0 && others.every((c) => c === 'ConditionalCheckFailed')) return { kind: 'cancelled' };
-    return { kind: 'failed', code: 'transaction.nonRetryable' };
-  }
-  if (isRetryableError(error) || RETRYABLE_NAMES.has(nameOf(error) as string)) return again;
-  return { kind: 'failed', code: 'transaction.nonRetryable' };
-}
-
-const THROTTLING = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'Throttling',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'TooManyRequestsException',
-  'LimitExceededException',
-  'SlowDown',
-]);
-
-/** A transient error (not throttling, not a conflict), after which DynamoDB may have applied the call. */
-export function mayHaveApplied(error: unknown): boolean {
-  if (!isRetryableError(error)) return false;
-  const e = error as { $retryable?: { throttling?: boolean }; $metadata?: { httpStatusCode?: number } };
-  return !THROTTLING.has(nameOf(error) as string) && e.$retryable?.throttling !== true && e.$metadata?.httpStatusCode !== 429;
-}
-
-/**
- * Which group goes next. A group touching an item that an earlier group still holds (queued, in a call, waiting to
- * retry) waits until every earlier group on each of its items is settled, so groups sharing an item go one after
- * another in the order admitted and never conflict with each other. Retries go before fresh groups. Plain and
- * synchronous; a group holds its items from `admit` until `settled`.
- */
-export class GroupGate<E extends { index: number; items: readonly string[] }> {
-  /** Per item, the live groups on it, in the order admitted: the first may go. */
-  private readonly live = new Map<string, E[]>();
-  private readonly first: E[] = [];
-  private fresh: E[] = [];
-  private head = 0;
-
-  /** A new group: `'queued'`, or `'held'` behind an earlier live group on one of its items. */
-  admit(entry: E): 'queued' | 'held' {
-    let held = false;
-    for (const item of entry.items) {
-      const queue = this.live.get(item);
-      if (queue) {
-        queue.push(entry);
-        held = true;
-      } else this.live.set(item, [entry]);
-    }
-    if (held) return 'held';
-    this.fresh.push(entry);
-    return 'queued';
-  }
-
-  /** A group whose backoff is over goes again, before fresh ones. */
-  again(entry: E): void {
-    this.first.push(entry);
-  }
-
-  /** The next group to send, if any. */
-  next(): E | undefined {
-    if (this.first.length > 0) return this.first.shift();
-    if (this.head >= this.fresh.length) return undefined;
-    const entry = this.fresh[this.head++];
-    if (this.head > 1024 && this.head * 2 > this.fresh.length) {
-      this.fresh = this.fresh.slice(this.head);
-      this.head = 0;
-    }
-    return entry;
-  }
-
-  /** A group is settled: it lets go of its items, and the groups first on all of theirs now are queued, in input order. */
-  settled(entry: E): void {
-    const released: E[] = [];
-    for (const item of entry.items) {
-      const queue = this.live.get(item);
-      if (!queue || queue[0] !== entry) continue;
-      queue.shift();
-      if (queue.length === 0) this.live.delete(item);
-      else if (queue[0]!.items.every((i) => this.live.get(i)![0] === queue[0])) released.push(queue[0]!);
-    }
-    for (const e of released.sort((a, b) => a.index - b.index)) if (!this.first.includes(e)) this.first.push(e);
-  }
-
-  /** Groups queued (not held, not in a call, not waiting to retry). */
-  get queued(): number {
-    return this.first.length + this.fresh.length - this.head;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// What an operator tells the engine
-
-/** A group made ready to send. */
-export interface PreparedGroup {
-  /** `table`, NUL, key identity: one per item the group touches. */
-  items: string[];
-  /** Capacity units one attempt is estimated to cost. */
-  units: number;
-  /** The table a capacity budget reads its provisioned capacity from: the first action's. */
-  table: string;
-  /** The `ClientRequestToken` sent with every attempt, if any. */
-  token?: string;
-  /** `action 1 (update of table Accounts, pk="alice")`, for messages. */
-  where(action: number): string;
-}
-
-/** What a transaction call answers with. */
-export interface TransactOutput {
-  ConsumedCapacity?: ConsumedCapacity[];
-  Responses?: Array<{ Item?: Record<string, AttributeValue> }>;
-}
-
-export interface TransactSpec<G, P extends PreparedGroup> {
-  operation: 'TransactWriteItems' | 'TransactGetItems';
-  kind: 'read' | 'write';
-  /** The tables a group names (their key attributes are needed to prepare it), or why it is refused at once. */
-  tablesOf(group: unknown, index: number): string[] | TransactionError<G>;
-  /** Checks and prepares a group once its tables' key attributes are known, or refuses it. */
-  prepare(group: G, index: number, keyAttributesOf: (table: string) => string[]): P | TransactionError<G>;
-  /** The command of one attempt. */
-  command(prepared: P, askConsumed: 'TOTAL' | 'INDEXES' | undefined): object;
-  /** What a successful answer holds for the outcome (read items); a throw fails the group. @default nothing */
-  read?(prepared: P, output: TransactOutput, unmarshal: Unmarshal): unknown;
-}
-
-/** How a group ended, for the operator to turn into its outcome. */
-export type GroupEnd<G, P> =
-  | {
-      status: 'done';
-      group: G;
-      index: number;
-      attempts: number;
-      prepared: P;
-      output: TransactOutput;
-      /** What `read` gave. */
-      value?: unknown;
-      /** An earlier group of this subscription with the same token was written less than 10 minutes before: this call changed nothing. */
-      replayOf?: number;
-    }
-  | { status: 'cancelled'; group: G; index: number; attempts: number; prepared: P; reasons: TransactionReason[] }
-  | { status: 'invalid' | 'failed'; group: G; index: number; attempts: number; error: TransactionError<G> };
-
-/** A group refused before any call. */
-export function invalidGroup<G>(
-  operation: TransactSpec<G, PreparedGroup>['operation'],
-  group: G,
-  index: number,
-  problem: TransactionProblem,
-  message: string,
-  action?: number,
-  cause?: unknown,
-): TransactionError<G> {
-  return new TransactionError<G>('transaction.invalidGroup', message, {
-    operation,
-    groupIndex: index,
-    action,
-    problem,
-    unprocessed: [group],
-    attempts: 0,
-    cause,
-  });
-}
-
-const named = (error: unknown) => {
-  const e = error as { name?: string; message?: string } | undefined;
-  return `${e?.name ?? 'Error'}: ${e?.message ?? String(error)}`;
-};
-
-/** DynamoDB's reasons that are not `None`, each with the action it is about and, when returned, the item unmarshalled. */
-export function reasonsOf(error: unknown, group: readonly unknown[], unmarshal: Unmarshal): TransactionReason[] {
-  const reasons: TransactionReason[] = [];
-  cancellationReasons(error).forEach((r, index) => {
-    if (r.Code === undefined || r.Code === 'None') return;
-    const reason: TransactionReason = { index, action: group[index], code: r.Code };
-    if (r.Message) reason.message = r.Message;
-    if (r.Item && Object.keys(r.Item).length > 0) {
-      try {
-        reason.item = unmarshal(r.Item);
-      } catch (e) {
-        reason.message = `${r.Message ?? r.Code} (the item DynamoDB returned could not be unmarshalled: ${(e as Error).message})`;
-      }
-    }
-    reasons.push(reason);
-  });
-  return reasons;
-}
-
-/**
- * Why a group failed, naming it, the actions DynamoDB blamed, and what to do. `uncertain`: an attempt failed with a
- * transient error, after which DynamoDB may have applied the group; `token`: its attempts carried a token, so sending
- * the same group again within 10 minutes cannot apply it twice.
- */
-export function transactFailureMessage(
-  operation: string,
-  index: number,
-  code: TransactionErrorCode,
-  cause: unknown,
-  reasons: TransactionReason[],
-  where: (action: number) => string,
-  attempts: number,
-  uncertain: boolean,
-  token: boolean,
-): string {
-  const blamed = reasons.map((r) => `${where(r.index)}: ${r.code}${r.message ? ` (${r.message})` : ''}`).join('; ');
-  const why = blamed ? `${named(cause)} — ${blamed}` : named(cause);
-  const maybe = token
-    ? 'An attempt failed with a transient error after which DynamoDB may have applied the group; sending the same group again within 10 minutes is safe (its token makes DynamoDB apply it at most once).'
-    : 'An attempt failed with a transient error after which DynamoDB may have applied the group: read the items before sending it again.';
-  if (code === 'transaction.nonRetryable')
-    return `${operation} of group ${index} failed with ${why}. It was not retried. ${
-      uncertain ? maybe : 'Nothing in the group was applied: fix the group, then send it again.'
-    }`;
-  return `${operation} of group ${index} still failed after ${attempts} attempts (last ${why}). ${
-    uncertain
-      ? maybe
-      : 'Nothing in the group was applied: send it again later, lower concurrency, or raise maxAttempts or the table capacity.'
-  }`;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The RxJS shell
 
 interface GroupEntry<G, P extends PreparedGroup> {
   index: number;
@@ -515,7 +150,10 @@ interface Stop {
   reasons?: TransactionReason[];
 }
 
-/** One subscription of a transaction operator. */
+/**
+ * One subscription of a transaction operator. Its twin is `ItemWriteRun` (`./itemWriteInternals.ts`): `start`,
+ * `drive`, `track`, `retryLater`, `emit` and the `'error'`-mode stop (`fail`, `halt`) are the same wiring there.
+ */
 class TransactRun<G, P extends PreparedGroup, O> {
   private readonly gate = new GroupGate<GroupEntry<G, P>>();
   private readonly progress: ProgressTracker;
@@ -534,7 +172,7 @@ class TransactRun<G, P extends PreparedGroup, O> {
   private readonly describeErrors = new Map<string, unknown>();
   private readonly describing = new Set<string>();
   /** Tokens of groups written, with when: a later group with the same token within 10 minutes is a replay. */
-  private readonly written = new Map<string, { index: number; at: number }>();
+  private readonly written = new ReplayMemory();
   private taken = 0;
   private inFlight = 0;
   private sourceDone: { error?: unknown } | undefined;
@@ -618,17 +256,11 @@ class TransactRun<G, P extends PreparedGroup, O> {
       const failed = tables.find((t) => this.describeErrors.has(t));
       if (failed !== undefined) {
         const cause = this.describeErrors.get(failed);
-        const message = `DescribeTable of ${failed} failed with ${named(cause)}; the table's key attributes are needed to check group ${index} (pass keyAttributes to do without). It was not sent.`;
+        const message = describeFailedMessage(failed, index, cause);
         this.fail(index, group, undefined, this.error('transaction.nonRetryable', message, index, group, 0, cause));
         continue;
       }
-      let prepared: P | TransactionError<G>;
-      try {
-        prepared = this.spec.prepare(group, index, (t) => this.keyAttributes.get(t)!);
-      } catch (error) {
-        const message = `Group ${index} could not be prepared: ${(error as Error).message}. It was not sent.`;
-        prepared = invalidGroup(this.spec.operation, group, index, 'group.malformed', message, undefined, error);
-      }
+      const prepared = prepareGroup(this.spec, group, index, (t) => this.keyAttributes.get(t)!);
       if (prepared instanceof TransactionError) this.fail(index, group, undefined, prepared);
       else this.gate.admit({ index, group, prepared, items: prepared.items, attempts: 0, uncertain: false });
     }
@@ -668,12 +300,11 @@ class TransactRun<G, P extends PreparedGroup, O> {
     }
   }
 
-  /** `'error'` mode, once the calls in flight are back: every group taken and not settled, handed back. */
+  /** `'error'` mode, once the calls in flight are back: every group taken and not settled, handed back. Twin: `ItemWriteRun.halt`. */
   private halt(): void {
     const { code, message, cause, attempts, index, action, problem, reasons } = this.stop!;
     const unprocessed = [...this.open.entries()].sort(([a], [b]) => a - b).map(([, g]) => g);
-    const n = unprocessed.length;
-    const text = `${message} The stream stopped (onFailure: 'error'): ${n} group${n === 1 ? '' : 's'} taken and not settled ${n === 1 ? 'is' : 'are'} in unprocessed.`;
+    const text = stoppedMessage(message, unprocessed.length);
     this.progress.report(true);
     const { operation } = this.spec;
     this.subscriber.error(
@@ -752,7 +383,7 @@ class TransactRun<G, P extends PreparedGroup, O> {
       try {
         value = spec.read?.(e.prepared, output!, s.unmarshal);
       } catch (cause) {
-        const message = `${spec.operation} of group ${e.index} succeeded, but what DynamoDB returned could not be unmarshalled: ${(cause as Error).message}`;
+        const message = unmarshalFailedMessage(spec.operation, e.index, cause);
         this.fail(e.index, e.group, e, this.error('transaction.nonRetryable', message, e.index, e.group, e.attempts, cause));
         this.progress.report();
         return this.drive();
@@ -770,20 +401,10 @@ class TransactRun<G, P extends PreparedGroup, O> {
   private replayOf(e: GroupEntry<G, P>): number | undefined {
     const { token } = e.prepared;
     if (token === undefined) return undefined;
-    const now = this.s.scheduler.now();
-    // tokens are kept in the order written: forget those DynamoDB has forgotten
-    for (const [t, { at }] of this.written) {
-      if (now - at < TOKEN_WINDOW_MS) break;
-      this.written.delete(t);
-    }
-    const earlier = this.written.get(token);
-    if (earlier) return earlier.index;
-    // bounded memory for fast streams: only the most recent tokens are checked
-    if (this.written.size >= REPLAY_MEMORY) this.written.delete(this.written.keys().next().value!);
-    this.written.set(token, { index: e.index, at: now });
-    return undefined;
+    return this.written.replayOf(token, e.index, this.s.scheduler.now());
   }
 
+  /** After its backoff the group is queued again, first; meanwhile it holds no slot. Twin: `ItemWriteRun.retryLater`. */
   private retryLater(e: GroupEntry<G, P>): void {
     const delay = backoffDelay(e.attempts, this.s.backoff, this.s.random);
     const timer: Subscription = this.s.scheduler.schedule(() => {
@@ -814,7 +435,10 @@ class TransactRun<G, P extends PreparedGroup, O> {
     });
   }
 
-  /** A group failed: its outcome (`'emit'`), or the stream stops once the calls in flight are back (`'error'`). */
+  /**
+   * A group failed: its outcome (`'emit'`), or the stream stops once the calls in flight are back (`'error'`).
+   * Twin: `ItemWriteRun.fail`.
+   */
   private fail(index: number, group: G, e: GroupEntry<G, P> | undefined, error: TransactionError<G>): void {
     this.progress.progress.failed++;
     if (this.s.onFailure === 'error') {

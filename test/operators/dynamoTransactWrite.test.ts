@@ -22,7 +22,9 @@ import {
   type TransactWriteResult,
   type TransactWritten,
 } from '../../src/operators/dynamoTransactWrite.js';
-import { canonicalJson, contentToken, decideTransact, GroupGate } from '../../src/operators/transactInternals.js';
+import { decideTransact } from '../../src/internal/transact/decide.js';
+import { GroupGate } from '../../src/internal/transact/gate.js';
+import { canonicalJson, contentToken } from '../../src/internal/transact/token.js';
 import { testScheduler } from '../helpers/marbles.js';
 
 type Cold = TestScheduler['createColdObservable'];

@@ -11,7 +11,9 @@ import type { Progress } from '../../src/internal/progress.js';
 import { dynamoDelete, type DeleteItemRequest } from '../../src/operators/dynamoDelete.js';
 import { dynamoPut, type PutItemRequest } from '../../src/operators/dynamoPut.js';
 import { dynamoUpdate, type UpdateItemRequest } from '../../src/operators/dynamoUpdate.js';
-import { decideItem, ItemQueue, type ItemWriteResult } from '../../src/operators/itemWriteInternals.js';
+import { decideItem } from '../../src/internal/itemWrite/decide.js';
+import { ItemQueue } from '../../src/internal/itemWrite/queue.js';
+import type { ItemWriteResult } from '../../src/operators/itemWriteInternals.js';
 import type { Item } from '../../src/types.js';
 import { testScheduler } from '../helpers/marbles.js';
 
