@@ -2,8 +2,7 @@
  * Which errors a whole batch call may be retried after. Branches on error names, HTTP status and socket codes,
  * never on messages (DynamoDB Local's messages differ from the service's). See DYNAMODB-FACTS.md §4.
  */
-const RETRYABLE_NAMES = new Set([
-  // throttling
+const THROTTLING_NAMES = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'Throttling',
@@ -13,6 +12,19 @@ const RETRYABLE_NAMES = new Set([
   'TooManyRequestsException',
   'LimitExceededException',
   'SlowDown',
+]);
+
+/**
+ * Throttling: DynamoDB (or AWS in front of it) refused the call before doing anything, so sending it again cannot
+ * apply it twice — unlike a transient error (a 500, a timeout), after which the call may have been applied.
+ */
+export function isThrottlingError(error: unknown): boolean {
+  const e = error as { name?: unknown; $retryable?: { throttling?: boolean }; $metadata?: { httpStatusCode?: number } } | undefined;
+  return THROTTLING_NAMES.has(e?.name as string) || e?.$retryable?.throttling === true || e?.$metadata?.httpStatusCode === 429;
+}
+
+const RETRYABLE_NAMES = new Set([
+  ...THROTTLING_NAMES,
   // transient
   'InternalServerError',
   'InternalFailure',

@@ -1,4 +1,5 @@
-import { DeleteItemCommand, type DeleteItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { itemCommand } from '../internal/itemWrite/command.js';
 import type { OperatorFunction } from 'rxjs';
 import { InvalidRequestError } from '../errors.js';
 import type { Condition } from '../expressions.js';
@@ -58,7 +59,7 @@ export function dynamoDelete<K extends object = Key, T extends object = Item>(
   validateItemWriteOptions(table, options);
   const spec: ItemWriteSpec<DeleteItemRequest<K>> = {
     operation: 'DeleteItem',
-    command: (input) => new DeleteItemCommand(input as unknown as DeleteItemCommandInput),
+    command: (input) => itemCommand(DeleteItemCommand, input),
     keyAttributes: options.keyAttributes,
     prepare: (request, keyAttributes, marshalling) => {
       const r = checkShape(request, ['key', 'condition', 'returnValues'], '{ key, condition?, returnValues? }');

@@ -1,4 +1,5 @@
-import { PutItemCommand, type PutItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { itemCommand } from '../internal/itemWrite/command.js';
 import type { OperatorFunction } from 'rxjs';
 import { InvalidRequestError } from '../errors.js';
 import type { Condition } from '../expressions.js';
@@ -80,7 +81,7 @@ export function dynamoPut<T extends object = Item>(
   const spec: ItemWriteSpec<PutItemRequest<T>> = {
     operation: 'PutItem',
     keyAttributes: options.keyAttributes ?? 'describe',
-    command: (input) => new PutItemCommand(input as unknown as PutItemCommandInput),
+    command: (input) => itemCommand(PutItemCommand, input),
     prepare: (request, attributes, marshalling) => {
       const r = checkShape(request, ['item', 'condition', 'returnValues'], '{ item, condition?, returnValues? }');
       if (r instanceof InvalidRequestError) return r;
@@ -101,7 +102,7 @@ export function dynamoPut<T extends object = Item>(
       const where = whereOf(table, key);
       const item = marshalFor(r.item, marshalling, 'item', where, request);
       if (item instanceof InvalidRequestError) return item;
-      const size = marshalledItemSize(item);
+      const size = marshalledItemSize(item.value);
       if (size > MAX_ITEM_BYTES)
         return new InvalidRequestError(
           'request.itemTooLarge',

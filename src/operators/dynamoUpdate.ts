@@ -1,4 +1,5 @@
-import { UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { itemCommand } from '../internal/itemWrite/command.js';
 import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import type { OperatorFunction } from 'rxjs';
 import { InvalidRequestError } from '../errors.js';
@@ -120,7 +121,7 @@ export function dynamoUpdate<K extends object = Key, A extends object = Item>(
   validateItemWriteOptions(table, options);
   const spec: ItemWriteSpec<UpdateItemRequest<K>> = {
     operation: 'UpdateItem',
-    command: (input) => new UpdateItemCommand(input as unknown as UpdateItemCommandInput),
+    command: (input) => itemCommand(UpdateItemCommand, input),
     keyAttributes: options.keyAttributes,
     prepare: (request, keyAttributes, marshalling) => {
       const r = checkShape(

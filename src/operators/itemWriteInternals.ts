@@ -213,6 +213,9 @@ class ItemWriteRun<R> {
   private keyAttributes: string[] | undefined;
   private describeError: unknown;
   private taken = 0;
+  /** Requests taken and not yet prepared (admitted to the queue), from `backlogHead` on. */
+  private readonly backlog: Array<[number, R]> = [];
+  private backlogHead = 0;
   private inFlight = 0;
   private sourceDone: { error?: unknown } | undefined;
   private stop: { code: ItemWriteErrorCode; message: string; cause: unknown; attempts: number; key?: Record<string, unknown> } | undefined;
@@ -256,7 +259,7 @@ class ItemWriteRun<R> {
     const id = this.taken++;
     this.progress.progress.taken++;
     this.open.set(id, request);
-    if (this.spec.keyAttributes !== 'describe' || this.keyAttributes || this.describeError !== undefined) this.admit(id, request);
+    if (this.spec.keyAttributes !== 'describe' || this.keyAttributes || this.describeError !== undefined) this.backlog.push([id, request]);
     else if (this.waiting) this.waiting.push([id, request]);
     else this.describe([id, request]);
     this.drive();
@@ -278,8 +281,25 @@ class ItemWriteRun<R> {
   private admitWaiting(): void {
     const waiting = this.waiting ?? [];
     this.waiting = undefined;
-    for (const [id, request] of waiting) this.admit(id, request);
+    this.backlog.push(...waiting);
     this.drive();
+  }
+
+  /**
+   * Prepares requests from the backlog, in input order, while fewer than two calls' worth per slot are queued: a
+   * source that hands over everything at once (an array) is prepared as the calls go, not all before the first one.
+   */
+  private fill(): void {
+    const { backlog } = this;
+    while (this.backlogHead < backlog.length && this.queue.queued < 2 * this.s.concurrency && !this.stop) {
+      const [id, request] = backlog[this.backlogHead]!;
+      backlog[this.backlogHead++] = undefined as never;
+      this.admit(id, request);
+    }
+    if (this.backlogHead > 1024 && this.backlogHead * 2 > backlog.length) {
+      backlog.splice(0, this.backlogHead);
+      this.backlogHead = 0;
+    }
   }
 
   private admit(id: number, request: R): void {
@@ -310,12 +330,15 @@ class ItemWriteRun<R> {
   private step(): void {
     if (this.subscriber.closed) return;
     if (this.stop) return this.inFlight === 0 ? this.halt() : undefined;
+    this.fill();
     for (
       let e = this.inFlight < this.s.concurrency ? this.queue.next() : undefined;
       e;
       e = this.inFlight < this.s.concurrency && !this.stop ? this.queue.next() : undefined
-    )
+    ) {
       this.send(e);
+      this.fill();
+    }
     if (this.stop) return this.inFlight === 0 ? this.halt() : undefined;
     if (this.sourceDone && this.open.size === 0 && this.inFlight === 0) {
       this.progress.report(true);

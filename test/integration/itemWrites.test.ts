@@ -225,6 +225,31 @@ describe('dynamoUpdate, dynamoPut, dynamoDelete against DynamoDB Local', () => {
     expect(await raw(table, { pk: { N: String(key) } })).toBeUndefined();
   });
 
+  it('should send binary, binary sets, empty strings and non-BMP text exactly on the body it writes itself (with a binary key)', async () => {
+    const table = await createTable(client, uniqueTable('ItemBinary'), { partitionKeyType: 'B' });
+    const key = { pk: Uint8Array.from([0, 255, 1, 254]) };
+    const item = { ...key, b: Uint8Array.from([9, 8, 7]), bs: new Set([Uint8Array.from([1]), Uint8Array.from([2, 3])]), s: '', u: '🦄𝄞' };
+    const put = await all(from([{ item }]).pipe(dynamoPut(client, table, { keyAttributes: ['pk'] })));
+    expect(put.map((r) => r.status)).toEqual(['written']);
+    const updated = await all(
+      from([
+        { key, set: { c: Uint8Array.from([42]) }, delete: { bs: new Set([Uint8Array.from([1])]) }, returnValues: 'ALL_NEW' as const },
+      ]).pipe(dynamoUpdate(client, table)),
+    );
+    expect(updated.map((r) => r.status)).toEqual(['written']);
+    expect(await raw(table, { pk: { B: key.pk } })).toEqual({
+      pk: { B: key.pk },
+      b: { B: Uint8Array.from([9, 8, 7]) },
+      bs: { BS: [Uint8Array.from([2, 3])] },
+      c: { B: Uint8Array.from([42]) },
+      s: { S: '' },
+      u: { S: '🦄𝄞' },
+    });
+    const deleted = await all(from([{ key, condition: { u: '🦄𝄞' } }]).pipe(dynamoDelete(client, table)));
+    expect(deleted.map((r) => r.status)).toEqual(['written']);
+    expect(await raw(table, { pk: { B: key.pk } })).toBeUndefined();
+  });
+
   it('should write and test reserved-word attribute names, through a document client too', async () => {
     const table = await createTable(client, uniqueTable('Reserved'));
     const doc = DynamoDBDocumentClient.from(client);

@@ -26,6 +26,8 @@ export interface PreparedBody<I, P = unknown> {
   input: () => I;
   /** Reads a successful response body; its result is what {@link parsedOutput} gives. */
   parse?: (json: Record<string, unknown>) => P;
+  /** The input's fields that `stub` leaves out and `input()` builds when one is read. @default ['RequestItems'] */
+  lazy?: readonly string[];
 }
 
 interface Stack {
@@ -72,15 +74,17 @@ export function fastCommand<C, I extends object, P = unknown>(Command: new (inpu
   let touched = false;
   let swapped = false;
   const input = {} as I;
-  for (const [name, value] of Object.entries(prepared.stub)) if (name !== 'RequestItems') (input as Record<string, unknown>)[name] = value;
-  Object.defineProperty(input, 'RequestItems', {
-    enumerable: true,
-    get: () => {
-      touched = true;
-      full ??= prepared.input();
-      return (full as { RequestItems?: unknown }).RequestItems;
-    },
-  });
+  const lazy = prepared.lazy ?? ['RequestItems'];
+  for (const [name, value] of Object.entries(prepared.stub)) if (!lazy.includes(name)) (input as Record<string, unknown>)[name] = value;
+  for (const name of lazy)
+    Object.defineProperty(input, name, {
+      enumerable: true,
+      get: () => {
+        touched = true;
+        full ??= prepared.input();
+        return (full as Record<string, unknown>)[name];
+      },
+    });
   const command = new Command(input);
   const stack = (command as unknown as { middlewareStack: Stack }).middlewareStack;
   stack.add(

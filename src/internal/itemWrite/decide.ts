@@ -4,7 +4,7 @@
  * (`src/operators/itemWriteInternals.ts`) acts on them. The transaction engine's twin is `../transact/decide.ts`.
  */
 import type { ItemWriteErrorCode } from '../../errors.js';
-import { isRetryableError } from '../retryable.js';
+import { isRetryableError, isThrottlingError } from '../retryable.js';
 
 /** What one call's answer means for its request. Plain: tested with tables of inputs and outputs. */
 export type ItemStep =
@@ -13,22 +13,10 @@ export type ItemStep =
   | { kind: 'retry' }
   | { kind: 'failed'; code: Exclude<ItemWriteErrorCode, 'itemWrite.invalidRequest'> };
 
-const THROTTLING = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-]);
 const nameOf = (error: unknown) => (error as { name?: unknown } | undefined)?.name;
 
-/**
- * Throttling: DynamoDB refused the call before doing anything, so sending it again cannot apply it twice. Twin of
- * `mayHaveApplied` (`../transact/decide.ts`), whose list of throttling names is longer.
- */
-export function isThrottling(error: unknown): boolean {
-  const e = error as { name?: unknown; $retryable?: { throttling?: boolean }; $metadata?: { httpStatusCode?: number } } | undefined;
-  return THROTTLING.has(e?.name as string) || e?.$retryable?.throttling === true || e?.$metadata?.httpStatusCode === 429;
-}
+/** Throttling: DynamoDB refused the call before doing anything, so sending it again cannot apply it twice. */
+export const isThrottling = isThrottlingError;
 
 /**
  * A call's answer → the request's step. `attempts` counts this call. A failed condition is an outcome; a throttling or

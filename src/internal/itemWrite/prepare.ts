@@ -7,7 +7,8 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { InvalidRequestError } from '../../errors.js';
 import { type CompiledExpressions, compileExpressions, type Condition, type UpdateSpec } from '../../expressions.js';
 import { describeKeyValues, nativeKey } from '../engine/entry.js';
-import { marshallItem, type MarshalSettings } from '../marshal.js';
+import { marshalJson, type MarshalSettings } from '../marshal.js';
+import { WireMap } from './command.js';
 import { preview } from '../prepare.js';
 
 /** One request made ready to send: its key (for the per-key order and for messages), its command input, its cost. */
@@ -100,16 +101,19 @@ export function checkShape(request: unknown, fields: readonly string[], shape: s
   );
 }
 
-/** `marshallItem`, with a failure turned into an {@link InvalidRequestError} naming what, the table and the key. */
+/**
+ * A plain map marshalled to the DynamoDB JSON that goes on the wire (its AttributeValues built only if asked for),
+ * or, when it cannot be marshalled, an {@link InvalidRequestError} naming what, the table and the key.
+ */
 export function marshalFor(
   value: Record<string, unknown>,
   marshalling: MarshalSettings,
   what: string,
   where: string,
   request: unknown,
-): Record<string, AttributeValue> | InvalidRequestError {
+): WireMap | InvalidRequestError {
   try {
-    return marshallItem(value, marshalling);
+    return new WireMap(marshalJson(value, marshalling));
   } catch (error) {
     return new InvalidRequestError(
       'request.marshallFailed',

@@ -6,7 +6,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { TransactionErrorCode, TransactionReason } from '../../errors.js';
-import { isRetryableError } from '../retryable.js';
+import { isRetryableError, isThrottlingError } from '../retryable.js';
 import type { Unmarshal } from '../unmarshal.js';
 
 /** Cancellation reasons a retry may clear: the items were busy, or the table pushed back. */
@@ -53,26 +53,12 @@ export function decideTransact(answer: { error: unknown } | { output: unknown },
   return { kind: 'failed', code: 'transaction.nonRetryable' };
 }
 
-const THROTTLING = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'Throttling',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'TooManyRequestsException',
-  'LimitExceededException',
-  'SlowDown',
-]);
-
 /**
- * A transient error (not throttling, not a conflict), after which DynamoDB may have applied the call. Twin of
- * `isThrottling` (`../itemWrite/decide.ts`), whose list of throttling names is shorter.
+ * A transient error (not throttling, not a conflict), after which DynamoDB may have applied the call. Both engines tell
+ * throttling apart with `isThrottlingError` (`../retryable.ts`).
  */
 export function mayHaveApplied(error: unknown): boolean {
-  if (!isRetryableError(error)) return false;
-  const e = error as { $retryable?: { throttling?: boolean }; $metadata?: { httpStatusCode?: number } };
-  return !THROTTLING.has(nameOf(error) as string) && e.$retryable?.throttling !== true && e.$metadata?.httpStatusCode !== 429;
+  return isRetryableError(error) && !isThrottlingError(error);
 }
 
 /** DynamoDB's reasons that are not `None`, each with the action it is about and, when returned, the item unmarshalled. */

@@ -1,0 +1,35 @@
+/**
+ * The single-item commands (UpdateItem, PutItem, DeleteItem) with their request body written once, as the batch
+ * commands are (`../engine/fastCommand.ts`): the input is already marshalled, so its JSON is the body — the SDK would
+ * otherwise walk every AttributeValue again to serialize it, and once more for a log line its default logger drops.
+ * The SDK is handed `TableName` alone (its endpoint rules read it); anyone who reads the other fields (a wrapper, a
+ * test fake) gets them, and then the SDK's own serialization.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { fastCommand } from '../engine/fastCommand.js';
+import { attributeValuesOf } from '../marshal.js';
+
+/** A marshalled attribute map (a key, an item, expression values) as the DynamoDB JSON text that goes on the wire. */
+export class WireMap {
+  private parsed: Record<string, AttributeValue> | undefined;
+  constructor(readonly text: string) {}
+  /** The AttributeValues, for whoever reads the command's input instead of its body. */
+  get value(): Record<string, AttributeValue> {
+    return (this.parsed ??= attributeValuesOf(this.text));
+  }
+}
+
+/**
+ * A command of class `Command` for an `input` whose attribute maps are {@link WireMap}s and whose other fields are
+ * plain JSON (`TableName`, expressions and their names, flags): the body is their JSON, the maps' text spliced in.
+ */
+export function itemCommand<C>(Command: new (input: never) => C, input: Record<string, unknown>): C {
+  const fields = Object.entries(input);
+  let full: Record<string, unknown> | undefined;
+  return fastCommand(Command as new (input: object) => C, {
+    body: `{${fields.map(([name, value]) => `${JSON.stringify(name)}:${value instanceof WireMap ? value.text : JSON.stringify(value)}`).join(',')}}`,
+    stub: { TableName: input.TableName },
+    input: () => (full ??= Object.fromEntries(fields.map(([name, value]) => [name, value instanceof WireMap ? value.value : value]))),
+    lazy: fields.map(([name]) => name).filter((name) => name !== 'TableName'),
+  });
+}
