@@ -6,6 +6,8 @@
  *    writes with a `DynamoDBDocumentClient`, both on one SDK client whose HTTP handler answers in-process after
  *    5 ms; concurrency 4, 8 and 16 for writes, 8 and 16 for reads; 100,000 items; items/s, CPU µs per item and calls
  *    in flight, medians over alternating rounds.
+ * 1b. Updates (issue 12, bench/updates.ts): `dynamoUpdate` against a promise pool of `UpdateCommand`s on the same
+ *    responder, concurrency 8 and 16, 20,000 updates; updates/s and CPU µs per update, medians over alternating rounds.
  * 2. DynamoDB Local (bench/local.ts): the same two writers at concurrency 8, alternating, min-max of the ratio.
  * 3. Throughput control (bench/throughput.ts), on the same DynamoDB Local.
  * 4. Memory (bench/memory.ts): peak RSS of a scan -> write copy, each job in its own process, after Local stopped.
@@ -21,6 +23,7 @@ import { formatLocalBench, runLocalBench } from './local.js';
 import { formatMemoryBench, runMemoryBench } from './memory.js';
 import { envNumber, procPeakRssMB } from './support.js';
 import { formatThroughputBench, runThroughputBench } from './throughput.js';
+import { formatUpdateBench, runUpdateBench } from './updates.js';
 
 const SCALE = envNumber('BENCH_SCALE', 1);
 const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 5));
@@ -30,6 +33,7 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   process.stderr.write(`engine bench: ${ROUNDS} rounds per setting, scale ${SCALE}\n`);
   const engine = await runEngineBench({ scale: SCALE, rounds: ROUNDS });
+  const updates = await runUpdateBench({ scale: SCALE, rounds: ROUNDS });
 
   const local = await startDynamoLocal();
   const onSignal = (signal: NodeJS.Signals) => void local.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
@@ -55,6 +59,7 @@ async function main(): Promise<void> {
     [
       header,
       formatEngineBench(engine),
+      formatUpdateBench(updates),
       formatLocalBench(localBench),
       formatThroughputBench(throughputControl),
       formatMemoryBench(memory),
@@ -70,6 +75,7 @@ async function main(): Promise<void> {
     scale: SCALE,
     rounds: ROUNDS,
     engine,
+    updates,
     local: localBench,
     throughputControl,
     memory,
