@@ -199,6 +199,39 @@ const median = (values: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+/** The two sides' runs, alternating (the order swapped every round) after an untimed warm-up of each: medians. */
+export async function alternate(
+  label: string,
+  rounds: number,
+  count: number,
+  responder: Responder,
+  job: (side: 'operator' | 'pool') => () => Promise<number>,
+): Promise<{ operator: EngineRun; pool: EngineRun; roundRatios: number[] }> {
+  for (const side of ['operator', 'pool'] as const) await job(side)();
+  const runs: Record<'operator' | 'pool', EngineRun[]> = { operator: [], pool: [] };
+  const roundRatios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? (['operator', 'pool'] as const) : (['pool', 'operator'] as const);
+    const got: Partial<Record<'operator' | 'pool', EngineRun>> = {};
+    for (const side of order) {
+      const run = await timed(responder, count, job(side));
+      runs[side].push(run);
+      got[side] = run;
+      process.stderr.write(
+        `  ${label} round ${round + 1} ${side.padEnd(8)} ${run.itemsPerSec.toFixed(0)} items/s, ${run.cpuMicrosPerItem.toFixed(1)} µs CPU/item, ${run.averageInFlight.toFixed(2)} in flight\n`,
+      );
+    }
+    roundRatios.push(got.operator!.itemsPerSec / got.pool!.itemsPerSec);
+  }
+  const summary = (list: EngineRun[]): EngineRun => ({
+    itemsPerSec: median(list.map((r) => r.itemsPerSec)),
+    cpuMicrosPerItem: median(list.map((r) => r.cpuMicrosPerItem)),
+    averageInFlight: median(list.map((r) => r.averageInFlight)),
+    done: count,
+  });
+  return { operator: summary(runs.operator), pool: summary(runs.pool), roundRatios };
+}
+
 export interface EngineRow {
   kind: 'write' | 'get';
   concurrency: number;
@@ -221,7 +254,6 @@ export async function compare(
   const responder = new Responder(latencyMs, kind === 'get' ? items : []);
   const doc = responderClient(responder);
   const table = 'BenchTable';
-  const runs: Record<'operator' | 'pool', EngineRun[]> = { operator: [], pool: [] };
   const job = (side: 'operator' | 'pool') =>
     kind === 'write'
       ? side === 'operator'
@@ -230,30 +262,9 @@ export async function compare(
       : side === 'operator'
         ? () => operatorGet(doc, table, keys, concurrency)
         : () => poolGet(doc, table, keys, concurrency);
-  // a warm-up of each side, untimed
-  for (const side of ['operator', 'pool'] as const) await job(side)();
-  const roundRatios: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? (['operator', 'pool'] as const) : (['pool', 'operator'] as const);
-    const got: Partial<Record<'operator' | 'pool', EngineRun>> = {};
-    for (const side of order) {
-      const run = await timed(responder, count, job(side));
-      runs[side].push(run);
-      got[side] = run;
-      process.stderr.write(
-        `  ${kind} c=${concurrency} round ${round + 1} ${side.padEnd(8)} ${run.itemsPerSec.toFixed(0)} items/s, ${run.cpuMicrosPerItem.toFixed(1)} µs CPU/item, ${run.averageInFlight.toFixed(2)} in flight\n`,
-      );
-    }
-    roundRatios.push(got.operator!.itemsPerSec / got.pool!.itemsPerSec);
-  }
+  const { operator, pool, roundRatios } = await alternate(`${kind} c=${concurrency}`, rounds, count, responder, job);
   doc.destroy();
-  const summary = (list: EngineRun[]): EngineRun => ({
-    itemsPerSec: median(list.map((r) => r.itemsPerSec)),
-    cpuMicrosPerItem: median(list.map((r) => r.cpuMicrosPerItem)),
-    averageInFlight: median(list.map((r) => r.averageInFlight)),
-    done: count,
-  });
-  return { kind, concurrency, operator: summary(runs.operator), pool: summary(runs.pool), roundRatios };
+  return { kind, concurrency, operator, pool, roundRatios };
 }
 
 export function formatEngineBench(rows: EngineRow[]): string {

@@ -10,7 +10,7 @@
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { from, lastValueFrom, reduce } from 'rxjs';
 import { dynamoUpdate } from 'rxjs-dynamodb';
-import { type EngineRun, Responder, responderClient, timed } from './engine.js';
+import { alternate, type EngineRun, Responder, responderClient } from './engine.js';
 import { envNumber, formatTable } from './support.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -56,11 +56,6 @@ export const operatorUpdate = (doc: DynamoDBDocumentClient, table: string, ids: 
     ),
   );
 
-const median = (values: number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 export interface UpdateRow {
   concurrency: number;
   operator: EngineRun;
@@ -75,30 +70,9 @@ export async function compareUpdates(concurrency: number, rounds: number, count:
   const ids = Array.from({ length: count }, (_, i) => `item#${i}`);
   const job = (side: 'operator' | 'pool') =>
     side === 'operator' ? () => operatorUpdate(doc, 'BenchTable', ids, concurrency) : () => poolUpdate(doc, 'BenchTable', ids, concurrency);
-  for (const side of ['operator', 'pool'] as const) await job(side)(); // warm-up, untimed
-  const runs: Record<'operator' | 'pool', EngineRun[]> = { operator: [], pool: [] };
-  const roundRatios: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? (['operator', 'pool'] as const) : (['pool', 'operator'] as const);
-    const got: Partial<Record<'operator' | 'pool', EngineRun>> = {};
-    for (const side of order) {
-      const run = await timed(responder, count, job(side));
-      runs[side].push(run);
-      got[side] = run;
-      process.stderr.write(
-        `  update c=${concurrency} round ${round + 1} ${side.padEnd(8)} ${run.itemsPerSec.toFixed(0)} items/s, ${run.cpuMicrosPerItem.toFixed(1)} µs CPU/item\n`,
-      );
-    }
-    roundRatios.push(got.operator!.itemsPerSec / got.pool!.itemsPerSec);
-  }
+  const { operator, pool, roundRatios } = await alternate(`update c=${concurrency}`, rounds, count, responder, job);
   doc.destroy();
-  const summary = (list: EngineRun[]): EngineRun => ({
-    itemsPerSec: median(list.map((r) => r.itemsPerSec)),
-    cpuMicrosPerItem: median(list.map((r) => r.cpuMicrosPerItem)),
-    averageInFlight: median(list.map((r) => r.averageInFlight)),
-    done: count,
-  });
-  return { concurrency, operator: summary(runs.operator), pool: summary(runs.pool), roundRatios };
+  return { concurrency, operator, pool, roundRatios };
 }
 
 export function formatUpdateBench(rows: UpdateRow[]): string {
