@@ -9,18 +9,7 @@
  */
 import type { AttributeValue, ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { unmarshallOptions } from '@aws-sdk/util-dynamodb';
-import { setMaxListeners } from 'node:events';
-import {
-  asyncScheduler,
-  concatMap,
-  Observable,
-  type OperatorFunction,
-  type SchedulerLike,
-  Subject,
-  type Subscriber,
-  type Subscription,
-  takeUntil,
-} from 'rxjs';
+import { asyncScheduler, concatMap, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { Backpressure } from '../backpressure.js';
 import { type CapacityBudget, type CapacityOptions, toBudget } from '../capacity.js';
 import { InvalidRequestError, ItemWriteError, type ItemWriteErrorCode } from '../errors.js';
@@ -36,6 +25,7 @@ import {
 } from '../internal/itemWrite/messages.js';
 import { type ItemWriteSpec, type PreparedWrite, prepareRequest } from '../internal/itemWrite/prepare.js';
 import { ItemQueue } from '../internal/itemWrite/queue.js';
+import { CallRun } from './callRunInternals.js';
 import type { MarshalSettings } from '../internal/marshal.js';
 import { validateKeyAttributes } from '../internal/options.js';
 import { type Progress, ProgressTracker } from '../internal/progress.js';
@@ -165,13 +155,6 @@ interface ItemEntry<R> {
   uncertain: boolean;
 }
 
-/** One controller for every call of a subscription: each call listens to it. */
-function abortController(): AbortController {
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  return controller;
-}
-
 /** The engine's settings: the options with their defaults applied. */
 interface Settings {
   client: DynamoDBSender;
@@ -194,68 +177,32 @@ interface Settings {
 }
 
 /**
- * One subscription of a single-item write operator. Its twin is `TransactRun` (`./transactInternals.ts`): `start`,
- * `drive`, `track`, `retryLater`, `emit` and the `'error'`-mode stop (`fail`, `halt`) are the same wiring there.
+ * One subscription of a single-item write operator, on the wiring it shares with `TransactRun` (`CallRun`): one call
+ * per request, requests for a key one after another, retries that hold no slot.
  */
-class ItemWriteRun<R> {
+class ItemWriteRun<R> extends CallRun<R, ItemWriteResult<R>> {
   private readonly queue = new ItemQueue<ItemEntry<R>>();
   private readonly progress: ProgressTracker;
-  private readonly controller = abortController();
-  private readonly stopTaking = new Subject<void>();
-  /** Every request taken and not yet settled (or failed, in `'error'` mode), by input order. */
-  private readonly open = new Map<number, R>();
-  /** Calls and the DescribeTable call, for the teardown. */
-  private readonly work = new Set<Subscription>();
-  /** Backoff timers of requests waiting to go again. */
-  private readonly timers = new Set<Subscription>();
   /** Requests taken before the key attributes are known (puts, while DescribeTable answers). */
   private waiting: Array<[number, R]> | undefined;
   private keyAttributes: string[] | undefined;
   private describeError: unknown;
-  private taken = 0;
   /** Requests taken and not yet prepared (admitted to the queue), from `backlogHead` on. */
   private readonly backlog: Array<[number, R]> = [];
   private backlogHead = 0;
-  private inFlight = 0;
-  private sourceDone: { error?: unknown } | undefined;
   private stop: { code: ItemWriteErrorCode; message: string; cause: unknown; attempts: number; key?: Record<string, unknown> } | undefined;
-  private driving = false;
-  private again = false;
 
   constructor(
     private readonly spec: ItemWriteSpec<R>,
     private readonly s: Settings,
-    private readonly subscriber: Subscriber<ItemWriteResult<R>>,
+    subscriber: Subscriber<ItemWriteResult<R>>,
   ) {
+    super(subscriber, s.backpressure, s.scheduler);
     this.progress = new ProgressTracker(s.scheduler, s.onProgress, s.concurrency);
     if (Array.isArray(spec.keyAttributes)) this.keyAttributes = spec.keyAttributes;
   }
 
-  start(source: Observable<R>): () => void {
-    const detach = this.s.backpressure?.attachSink(() => this.open.size);
-    const input = source.pipe(takeUntil(this.stopTaking)).subscribe({
-      next: (request) => this.take(request),
-      error: (error: unknown) => this.end({ error }),
-      complete: () => this.end({}),
-    });
-    return () => {
-      this.stopTaking.next();
-      input.unsubscribe();
-      detach?.();
-      // calls still in flight are aborted, also during the SDK's own backoff: whether they landed is unknown
-      if (this.inFlight > 0) this.controller.abort();
-      for (const w of [...this.work, ...this.timers]) w.unsubscribe();
-      this.work.clear();
-      this.timers.clear();
-    };
-  }
-
-  private end(done: { error?: unknown }): void {
-    this.sourceDone = done;
-    this.drive();
-  }
-
-  private take(request: R): void {
+  protected take(request: R): void {
     const id = this.taken++;
     this.progress.progress.taken++;
     this.open.set(id, request);
@@ -313,21 +260,7 @@ class ItemWriteRun<R> {
     this.queue.admit({ id, request, key: prepared.identity, prepared, attempts: 0, uncertain: false });
   }
 
-  /** Does what can be done now; a call from inside (an answer given synchronously) runs the loop once more instead. */
-  private drive(): void {
-    if (this.driving) return void (this.again = true);
-    this.driving = true;
-    try {
-      do {
-        this.again = false;
-        this.step();
-      } while (this.again && !this.subscriber.closed);
-    } finally {
-      this.driving = false;
-    }
-  }
-
-  private step(): void {
+  protected step(): void {
     if (this.subscriber.closed) return;
     if (this.stop) return this.inFlight === 0 ? this.halt() : undefined;
     this.fill();
@@ -350,30 +283,10 @@ class ItemWriteRun<R> {
   /** `'error'` mode, once the calls in flight are back: every request taken and not written, handed back. Twin: `TransactRun.halt`. */
   private halt(): void {
     const { code, message, cause, attempts, key } = this.stop!;
-    const unprocessed = [...this.open.entries()].sort(([a], [b]) => a - b).map(([, r]) => r);
+    const unprocessed = this.unsettled();
     const text = stoppedMessage(message, unprocessed.length);
     this.progress.report(true);
     this.subscriber.error(new ItemWriteError<R>(code, text, { table: this.s.table, key, unprocessed, attempts, cause }));
-  }
-
-  private track<T>(
-    work: Observable<T>,
-    observer: { next?: (value: T) => void; error: (error: unknown) => void; complete?: () => void },
-  ): void {
-    let subscription: Subscription | undefined = undefined;
-    const end = () => subscription && this.work.delete(subscription);
-    subscription = work.subscribe({
-      next: observer.next,
-      error: (error: unknown) => {
-        end();
-        observer.error(error);
-      },
-      complete: () => {
-        end();
-        observer.complete?.();
-      },
-    });
-    if (!subscription.closed) this.work.add(subscription);
   }
 
   private send(e: ItemEntry<R>): void {
@@ -445,13 +358,7 @@ class ItemWriteRun<R> {
 
   /** After its backoff the request is queued again, first; meanwhile it holds no slot. Twin: `TransactRun.retryLater`. */
   private retryLater(e: ItemEntry<R>): void {
-    const delay = backoffDelay(e.attempts, this.s.backoff, this.s.random);
-    const timer: Subscription = this.s.scheduler.schedule(() => {
-      this.timers.delete(timer);
-      this.queue.again(e);
-      this.drive();
-    }, delay);
-    this.timers.add(timer);
+    this.later(backoffDelay(e.attempts, this.s.backoff, this.s.random), () => this.queue.again(e));
   }
 
   /**
@@ -469,12 +376,8 @@ class ItemWriteRun<R> {
   ): void {
     this.progress.progress.failed++;
     if (this.s.onFailure === 'error') {
-      this.stopTaking.next();
       this.stop ??= { code, message, cause, attempts, key: e?.prepared.key };
-      // requests waiting out a backoff are not sent again: they are handed back with the rest
-      for (const t of this.timers) t.unsubscribe();
-      this.timers.clear();
-      return;
+      return this.stopAll();
     }
     const error = new ItemWriteError<R>(code, message, {
       table: this.s.table,
@@ -494,9 +397,8 @@ class ItemWriteRun<R> {
   }
 
   private emit(id: number, result: ItemWriteResult<R>, done: boolean): void {
-    this.open.delete(id);
+    this.settled(id);
     if (done) this.progress.progress.done++;
-    this.s.backpressure?.release(1);
     this.subscriber.next(result);
   }
 }

@@ -9,18 +9,7 @@
  * (`TransactSpec`). The options both operators take (`TransactOptions`, public) live here.
  */
 import type { unmarshallOptions } from '@aws-sdk/util-dynamodb';
-import { setMaxListeners } from 'node:events';
-import {
-  asyncScheduler,
-  concatMap,
-  Observable,
-  type OperatorFunction,
-  type SchedulerLike,
-  Subject,
-  type Subscriber,
-  type Subscription,
-  takeUntil,
-} from 'rxjs';
+import { asyncScheduler, concatMap, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { Backpressure } from '../backpressure.js';
 import { type CapacityBudget, type CapacityOptions, toBudget, unitsConsumed } from '../capacity.js';
 import { TransactionError, type TransactionErrorCode, type TransactionProblem, type TransactionReason } from '../errors.js';
@@ -36,6 +25,7 @@ import { isObject, prepareGroup } from '../internal/transact/group.js';
 import { describeFailedMessage, stoppedMessage, transactFailureMessage, unmarshalFailedMessage } from '../internal/transact/messages.js';
 import type { GroupEnd, PreparedGroup, TransactOutput, TransactSpec } from '../internal/transact/spec.js';
 import { ReplayMemory } from '../internal/transact/token.js';
+import { CallRun } from './callRunInternals.js';
 import type { Unmarshal } from '../internal/unmarshal.js';
 import type { BackoffOptions, DynamoDBSender } from '../types.js';
 
@@ -151,20 +141,15 @@ interface Stop {
 }
 
 /**
- * One subscription of a transaction operator. Its twin is `ItemWriteRun` (`./itemWriteInternals.ts`): `start`,
- * `drive`, `track`, `retryLater`, `emit` and the `'error'`-mode stop (`fail`, `halt`) are the same wiring there.
+ * One subscription of a transaction operator, on the wiring it shares with `ItemWriteRun` (`CallRun`): one call per
+ * group, groups that share an item one after another, retries that hold no slot.
  */
-class TransactRun<G, P extends PreparedGroup, O> {
+class TransactRun<G, P extends PreparedGroup, O> extends CallRun<G, O> {
   private readonly gate = new GroupGate<GroupEntry<G, P>>();
   private readonly progress: ProgressTracker;
-  private readonly controller = new AbortController();
-  private readonly stopTaking = new Subject<void>();
   /** Every group taken and not settled (in `'error'` mode, failed ones stay), by input order. */
-  private readonly open = new Map<number, G>();
   /** Calls and DescribeTable calls, for the teardown. */
-  private readonly work = new Set<Subscription>();
   /** Backoff timers of groups waiting to go again. */
-  private readonly timers = new Set<Subscription>();
   /** Groups taken and not yet prepared (their tables' key attributes not all known), in input order. */
   private waiting: Array<{ index: number; group: G; tables: string[] }> = [];
   private waitingHead = 0;
@@ -173,49 +158,20 @@ class TransactRun<G, P extends PreparedGroup, O> {
   private readonly describing = new Set<string>();
   /** Tokens of groups written, with when: a later group with the same token within 10 minutes is a replay. */
   private readonly written = new ReplayMemory();
-  private taken = 0;
-  private inFlight = 0;
-  private sourceDone: { error?: unknown } | undefined;
   private stop: Stop | undefined;
-  private driving = false;
-  private again = false;
 
   constructor(
     private readonly spec: TransactSpec<G, P>,
     private readonly s: Settings,
     private readonly outcome: (end: GroupEnd<G, P>) => O,
-    private readonly subscriber: Subscriber<O>,
+    subscriber: Subscriber<O>,
   ) {
-    setMaxListeners(0, this.controller.signal);
+    super(subscriber, s.backpressure, s.scheduler);
     this.progress = new ProgressTracker(s.scheduler, s.onProgress, s.concurrency);
     for (const [table, attributes] of Object.entries(s.keyAttributes)) this.keyAttributes.set(table, attributes);
   }
 
-  start(source: Observable<G>): () => void {
-    const detach = this.s.backpressure?.attachSink(() => this.open.size);
-    const input = source.pipe(takeUntil(this.stopTaking)).subscribe({
-      next: (group) => this.take(group),
-      error: (error: unknown) => this.end({ error }),
-      complete: () => this.end({}),
-    });
-    return () => {
-      this.stopTaking.next();
-      input.unsubscribe();
-      detach?.();
-      // calls still in flight are aborted, also during the SDK's own backoff
-      if (this.inFlight > 0) this.controller.abort();
-      for (const w of [...this.work, ...this.timers]) w.unsubscribe();
-      this.work.clear();
-      this.timers.clear();
-    };
-  }
-
-  private end(done: { error?: unknown }): void {
-    this.sourceDone = done;
-    this.drive();
-  }
-
-  private take(group: G): void {
+  protected take(group: G): void {
     const index = this.taken++;
     this.progress.progress.taken++;
     this.open.set(index, group);
@@ -270,21 +226,7 @@ class TransactRun<G, P extends PreparedGroup, O> {
     }
   }
 
-  /** Does what can be done now; a call from inside (an answer given synchronously) runs the loop once more instead. */
-  private drive(): void {
-    if (this.driving) return void (this.again = true);
-    this.driving = true;
-    try {
-      do {
-        this.again = false;
-        this.step();
-      } while (this.again && !this.subscriber.closed);
-    } finally {
-      this.driving = false;
-    }
-  }
-
-  private step(): void {
+  protected step(): void {
     if (this.subscriber.closed) return;
     this.admitWaiting();
     while (!this.stop && this.inFlight < this.s.concurrency) {
@@ -303,33 +245,13 @@ class TransactRun<G, P extends PreparedGroup, O> {
   /** `'error'` mode, once the calls in flight are back: every group taken and not settled, handed back. Twin: `ItemWriteRun.halt`. */
   private halt(): void {
     const { code, message, cause, attempts, index, action, problem, reasons } = this.stop!;
-    const unprocessed = [...this.open.entries()].sort(([a], [b]) => a - b).map(([, g]) => g);
+    const unprocessed = this.unsettled();
     const text = stoppedMessage(message, unprocessed.length);
     this.progress.report(true);
     const { operation } = this.spec;
     this.subscriber.error(
       new TransactionError<G>(code, text, { operation, groupIndex: index, action, problem, reasons, unprocessed, attempts, cause }),
     );
-  }
-
-  private track<T>(
-    work: Observable<T>,
-    observer: { next?: (value: T) => void; error: (error: unknown) => void; complete?: () => void },
-  ): void {
-    let subscription: Subscription | undefined = undefined;
-    const end = () => subscription && this.work.delete(subscription);
-    subscription = work.subscribe({
-      next: observer.next,
-      error: (error: unknown) => {
-        end();
-        observer.error(error);
-      },
-      complete: () => {
-        end();
-        observer.complete?.();
-      },
-    });
-    if (!subscription.closed) this.work.add(subscription);
   }
 
   private send(e: GroupEntry<G, P>): void {
@@ -406,13 +328,7 @@ class TransactRun<G, P extends PreparedGroup, O> {
 
   /** After its backoff the group is queued again, first; meanwhile it holds no slot. Twin: `ItemWriteRun.retryLater`. */
   private retryLater(e: GroupEntry<G, P>): void {
-    const delay = backoffDelay(e.attempts, this.s.backoff, this.s.random);
-    const timer: Subscription = this.s.scheduler.schedule(() => {
-      this.timers.delete(timer);
-      this.gate.again(e);
-      this.drive();
-    }, delay);
-    this.timers.add(timer);
+    this.later(backoffDelay(e.attempts, this.s.backoff, this.s.random), () => this.gate.again(e));
   }
 
   private error(
@@ -442,13 +358,9 @@ class TransactRun<G, P extends PreparedGroup, O> {
   private fail(index: number, group: G, e: GroupEntry<G, P> | undefined, error: TransactionError<G>): void {
     this.progress.progress.failed++;
     if (this.s.onFailure === 'error') {
-      this.stopTaking.next();
       const { code, message, attempts, problem, reasons, cause, action } = error;
       this.stop ??= { code, message, cause, attempts, index, action, problem, reasons };
-      // groups waiting out a backoff are not sent again: they are handed back with the rest
-      for (const t of this.timers) t.unsubscribe();
-      this.timers.clear();
-      return;
+      return this.stopAll();
     }
     const end: GroupEnd<G, P> = {
       status: error.code === 'transaction.invalidGroup' ? 'invalid' : 'failed',
@@ -467,9 +379,8 @@ class TransactRun<G, P extends PreparedGroup, O> {
   }
 
   private emit(end: GroupEnd<G, P>, done: boolean): void {
-    this.open.delete(end.index);
+    this.settled(end.index);
     if (done) this.progress.progress.done++;
-    this.s.backpressure?.release(1);
     this.subscriber.next(this.outcome(end));
   }
 }
