@@ -14,6 +14,15 @@ import { attributeValuesOf, marshalJson, type MarshalSettings } from './marshal.
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The table a request names, if it is well-formed enough to name one. */
+/**
+ * An item's size by DynamoDB's rules, from the DynamoDB JSON it goes on the wire as, for the 400 KB limit and the
+ * write units: the text is never smaller than the item's size, so below 1 KB (one unit, far from the limit) its length
+ * does, and only a larger item is parsed and measured exactly.
+ */
+export function itemSizeOfJson(text: string, wire = Buffer.byteLength(text)): number {
+  return wire > WRITE_UNIT_BYTES ? marshalledItemSize(attributeValuesOf(text)) : wire;
+}
+
 export function requestTable(request: unknown): string | undefined {
   return isObject(request) && typeof request.table === 'string' && request.table.length > 0 ? request.table : undefined;
 }
@@ -138,9 +147,8 @@ export function prepareWrite(
   }
   const text = json(body, options, 'item', table, request, body, schema.attributes);
   if (text instanceof InvalidRequestError) return text;
-  // the wire text is never smaller than DynamoDB's item size: the exact size is needed only for large items
   const wire = Buffer.byteLength(text);
-  const size = wire > WRITE_UNIT_BYTES ? marshalledItemSize(attributeValuesOf(text)) : wire;
+  const size = itemSizeOfJson(text, wire);
   if (size > MAX_ITEM_BYTES)
     return new InvalidRequestError(
       'request.itemTooLarge',

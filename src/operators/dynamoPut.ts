@@ -4,7 +4,7 @@ import type { OperatorFunction } from 'rxjs';
 import { InvalidRequestError } from '../errors.js';
 import type { Condition } from '../expressions.js';
 import { MAX_ITEM_BYTES, WRITE_UNIT_BYTES } from '../internal/constants.js';
-import { marshalledItemSize } from '../internal/itemSize.js';
+import { itemSizeOfJson } from '../internal/prepare.js';
 import { preview } from '../internal/prepare.js';
 import type { DynamoDBSender, Item } from '../types.js';
 import {
@@ -102,7 +102,7 @@ export function dynamoPut<T extends object = Item>(
       const where = whereOf(table, key);
       const item = marshalFor(r.item, marshalling, 'item', where, request);
       if (item instanceof InvalidRequestError) return item;
-      const size = marshalledItemSize(item.value);
+      const size = itemSizeOfJson(item.text);
       if (size > MAX_ITEM_BYTES)
         return new InvalidRequestError(
           'request.itemTooLarge',
