@@ -422,4 +422,50 @@ describe('rxjs-dynamodb update (issue 12)', () => {
     expect([...after.values()].filter((i) => i.status!.S === 'other' && i.n!.N === '0')).toHaveLength(20);
     expect(JSON.parse(readFileSync(checkpointFile, 'utf8'))).toMatchObject({ complete: true });
   });
+
+  it('should read every digit of a number in --values: a 64-bit id and a 38-digit decimal pick out their own items (JSON.parse would round them)', async () => {
+    const table = await createTable(client, uniqueTable('CliExactValues'));
+    // 18446744073709551615 and 18446744073709551616 are one double; so are the two 38-digit decimals
+    await seed(table, [
+      { pk: 'max', id: 18_446_744_073_709_551_615n, d: 1 },
+      { pk: 'next', id: 18_446_744_073_709_551_616n, d: 2 },
+    ]);
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: 'max' } },
+        UpdateExpression: 'SET frac = :d',
+        ExpressionAttributeValues: { ':d': { N: '0.12345678901234567890123456789012345678' } },
+      }),
+    );
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: 'next' } },
+        UpdateExpression: 'SET frac = :d',
+        ExpressionAttributeValues: { ':d': { N: '0.12345678901234567890123456789012345679' } },
+      }),
+    );
+
+    const byId = await runCli(['count', '--table', table, '--filter', 'id = :i', '--values', '{":i":18446744073709551615}', ...connection]);
+    expect(byId).toMatchObject({ code: 0, stdout: '1\n' });
+    const run = await runCli([
+      'update',
+      '--table',
+      table,
+      '--filter',
+      'frac = :d',
+      '--values',
+      '{":d":0.12345678901234567890123456789012345679}',
+      '--set',
+      '{"hit":18446744073709551617}',
+      '--json',
+      ...connection,
+    ]);
+    expect(run.code).toBe(0);
+    expect(jsonSummary(run.stdout)).toMatchObject({ read: 1, modified: 1, skippedByCondition: 0 });
+    const rows = await scanRaw(client, table);
+    expect(rows.get('next')!.hit).toEqual({ N: '18446744073709551617' });
+    expect(rows.get('max')!.hit).toBeUndefined();
+  });
 });
