@@ -205,7 +205,8 @@ class TransactRun<G, P extends PreparedGroup, O> extends CallRun<G, O> {
 
   /** Prepares the waiting groups whose tables are known, in input order, and admits them to the gate. */
   private admitWaiting(): void {
-    while (this.waitingHead < this.waiting.length && !this.stop) {
+    // prepared as the calls go: a source that hands over every group at once is not prepared whole before the first call
+    while (this.waitingHead < this.waiting.length && !this.stop && this.gate.queued < 2 * this.s.concurrency) {
       const { index, group, tables } = this.waiting[this.waitingHead]!;
       if (tables.some((t) => !this.keyAttributes.has(t) && !this.describeErrors.has(t))) break;
       this.waiting[this.waitingHead++] = undefined as never;
@@ -233,6 +234,7 @@ class TransactRun<G, P extends PreparedGroup, O> extends CallRun<G, O> {
       const entry = this.gate.next();
       if (!entry) break;
       this.send(entry);
+      this.admitWaiting();
     }
     if (this.stop) return this.inFlight === 0 ? this.halt() : undefined;
     if (this.sourceDone && this.open.size === 0 && this.inFlight === 0) {

@@ -264,6 +264,23 @@ describe('dynamoTransactWrite (virtual time)', () => {
     expect(second).toMatchObject({ status: 'failed', index: 1, attempts: 1, error: { code: 'transaction.nonRetryable' } });
   });
 
+  it('should prepare groups as the calls go: a group refused on preparation comes out when its turn comes, not before the first call', () => {
+    const groups: TransactGroup[] = [[put('a')], [put('b')], [put('c')], [put('d')], [{ table: 'T', put: { n: 1 } }], [put('f')]];
+    const { events } = run(
+      () => ({ marble: '-----(r|)' }),
+      (client, scheduler) => from(groups).pipe(dynamoTransactWrite(client, fast(scheduler, { concurrency: 1 }))),
+    );
+    // one call at a time, two groups prepared per slot: group 4 (no key) is prepared, and refused, when group 2 goes
+    expect(events.filter((e) => e.value).map((e) => [e.at, e.value!.index, e.value!.status])).toEqual([
+      [5, 0, 'written'],
+      [10, 1, 'written'],
+      [10, 4, 'invalid'],
+      [15, 2, 'written'],
+      [20, 3, 'written'],
+      [25, 5, 'written'],
+    ]);
+  });
+
   it('should refuse invalid groups before any call, naming the group and the action, and write the others', () => {
     const huge = 'x'.repeat(400_000);
     const groups: unknown[] = [

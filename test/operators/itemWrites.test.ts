@@ -156,6 +156,31 @@ describe('dynamoUpdate, dynamoPut, dynamoDelete (virtual time)', () => {
     });
   });
 
+  it('should prepare requests as the calls go: a request refused on preparation comes out when its turn comes, not before the first call', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, flush }) => {
+      const response = cold('-----r|', { r: { $metadata: {} } });
+      const client = { send: () => response };
+      // the fifth request cannot be prepared (an empty key): prepared eagerly, it would be refused at 0, before any answer
+      const requests: UpdateItemRequest[] = ['a', 'b', 'c', 'd'].map((pk) => upd(pk));
+      requests.push({ key: {}, add: { n: 1 } }, upd('f'));
+      const seen: Array<[number, string]> = [];
+      from(requests)
+        .pipe(dynamoUpdate(client, 'T', { concurrency: 1 }))
+        .subscribe((r) => seen.push([scheduler.now(), `${(r.request.key as { pk?: string }).pk ?? 'e'} ${r.status}`]));
+      flush();
+      // one call at a time, two requests prepared per slot: 'e' is prepared (and refused) when 'c' goes, at 12
+      expect(seen).toEqual([
+        [6, 'a written'],
+        [12, 'b written'],
+        [12, 'e failed'],
+        [18, 'c written'],
+        [24, 'd written'],
+        [30, 'f written'],
+      ]);
+    });
+  });
+
   it('should retry a throttled call after the backoff, doubling, and count its attempts', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const first = cold('-#', {}, throttled());
