@@ -5,11 +5,11 @@
  * is skipped (counted), not deleted; with `--all`, `dynamoBatchDelete` (BatchWriteItem cannot carry a condition).
  * `--dry-run` scans the whole items instead, to plan their sizes: DynamoDB charges a delete by the size of the item.
  */
-import { type DeleteItemRequest, dynamoBatchDelete, dynamoDelete, type Item, type Key } from '../index.js';
+import { type DeleteItemRequest, dynamoBatchDelete, dynamoDelete } from '../index.js';
 import { Job } from './job.js';
 import type { CommonOptions, ScanOptions, WriteOptions } from './options.js';
 import { READ_UNITS } from './meter.js';
-import { keyProjection, openScanCheckpoint, scanInput } from './scanJob.js';
+import { keyOfItem, keyProjection, openScanCheckpoint, scanInput } from './scanJob.js';
 import { batchSink, itemSink, planScanWrite, scanWrite } from './scanWrite.js';
 import { CliError, EXIT, withSession } from './session.js';
 import { tableKey } from './table.js';
@@ -20,9 +20,6 @@ export interface DeleteOptions extends CommonOptions, ScanOptions, WriteOptions 
   /** Without `--filter`: yes, every item of the table. */
   all?: boolean;
 }
-
-/** The key attributes of a scanned item (the scan projects them alone, but a dry run reads whole items). */
-export const keyOf = (item: Item, names: string[]): Key => Object.fromEntries(names.map((n) => [n, item[n]]));
 
 /** Runs `delete`; resolves to the exit code. */
 export async function deleteCommand(options: DeleteOptions): Promise<number> {
@@ -68,7 +65,7 @@ export async function deleteCommand(options: DeleteOptions): Promise<number> {
             spec,
             // the filter again, as the delete's condition: what no longer matches is skipped, not deleted
             itemSink(
-              (item): DeleteItemRequest => ({ key: keyOf(item, key.names), condition: { expression: filter, names, values } }),
+              (item): DeleteItemRequest => ({ key: keyOfItem(item, key.names), condition: { expression: filter, names, values } }),
               (link) => dynamoDelete(session.client, table, job.itemWriteOptions(link)),
             ),
           )

@@ -10,6 +10,7 @@ import {
   type DynamoDBSender,
   dynamoQueryPages,
   dynamoScanPages,
+  type Item,
   type Key,
   type Page,
   type QueryInput,
@@ -53,6 +54,9 @@ export function scanInput(table: string, options: ScanOptions, extra: Partial<Sc
     ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
   };
 }
+
+/** The key attributes of a scanned item (the scan projects them alone, but a dry run reads whole items). */
+export const keyOfItem = (item: Item, names: string[]): Key => Object.fromEntries(names.map((n) => [n, item[n]]));
 
 /** `ProjectionExpression` of the key attributes, through names that cannot clash with `--names`. */
 export function keyProjection(names: string[]): Pick<ScanInput, 'ProjectionExpression' | 'ExpressionAttributeNames'> {

@@ -6,11 +6,10 @@
  * `--dry-run` reads the whole matching items and reports how many would change and the estimated write units.
  */
 import { compileExpressions, type Condition, dynamoUpdate, type UpdateItemRequest, type UpdateSpec } from '../index.js';
-import { keyOf } from './deleteCommand.js';
 import { Job } from './job.js';
 import { READ_UNITS } from './meter.js';
 import type { CommonOptions, ScanOptions, WriteOptions } from './options.js';
-import { keyProjection, openScanCheckpoint, scanInput } from './scanJob.js';
+import { keyOfItem, keyProjection, openScanCheckpoint, scanInput } from './scanJob.js';
 import { itemSink, planScanWrite, scanWrite } from './scanWrite.js';
 import { CliError, EXIT, withSession } from './session.js';
 import { tableKey } from './table.js';
@@ -114,11 +113,17 @@ export async function updateCommand(options: UpdateOptions): Promise<number> {
       }
       return outcome === 'interrupted' ? EXIT.interrupted : EXIT.ok;
     }
+    // one update and one condition for every item: compiled once, sent as raw expressions
+    const { UpdateExpression, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues } = compileExpressions({
+      update: spec,
+      condition,
+    });
+    const expressions = { UpdateExpression: UpdateExpression!, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues };
     try {
       const outcome = await scanWrite(
         run,
         itemSink(
-          (item): UpdateItemRequest => ({ key: keyOf(item, key.names), ...spec, condition }),
+          (item): UpdateItemRequest => ({ key: keyOfItem(item, key.names), ...expressions }),
           (link) => dynamoUpdate(session.client, table, job.itemWriteOptions(link)),
         ),
       );
