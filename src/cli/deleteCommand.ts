@@ -60,12 +60,13 @@ export async function deleteCommand(options: DeleteOptions): Promise<number> {
     }
     try {
       const { filter, names, values } = options;
-      const outcome = filter
+      // the filter again, as each delete's condition: what no longer matches is skipped, not deleted
+      const condition = filter ? { expression: filter, names, values } : undefined;
+      const outcome = condition
         ? await scanWrite(
             spec,
-            // the filter again, as the delete's condition: what no longer matches is skipped, not deleted
             itemSink(
-              (item): DeleteItemRequest => ({ key: keyOfItem(item, key.names), condition: { expression: filter, names, values } }),
+              (item): DeleteItemRequest => ({ key: keyOfItem(item, key.names), condition }),
               (link) => dynamoDelete(session.client, table, job.itemWriteOptions(link)),
             ),
           )
