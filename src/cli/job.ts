@@ -87,17 +87,21 @@ export class Job {
 
   /** Options for `dynamoBatchWrite` / `dynamoBatchDelete`: failures come out as results (dead-letter flow). */
   writeOptions(keyAttributes: string[], link: Backpressure): BatchWriteTableOptions {
-    const { concurrency, capacity } = this.options;
+    const { concurrency } = this.options;
+    return { keyAttributes, ...this.sinkOptions(link), ...(concurrency !== undefined ? { concurrency } : {}) };
+  }
+
+  /** What every write operator of a job is given: results for failures too, reported units, the link, the budget. */
+  private sinkOptions(link: Backpressure) {
+    const { capacity } = this.options;
     return {
-      keyAttributes,
-      onFailure: 'emit',
+      onFailure: 'emit' as const,
       // the units DynamoDB reports, not an estimate by item size, for the summary's unitsConsumed
-      returnConsumedCapacity: 'TOTAL',
+      returnConsumedCapacity: 'TOTAL' as const,
       backpressure: link,
-      ...(concurrency !== undefined ? { concurrency } : {}),
       ...(capacity !== undefined ? { capacity: { unitsPerSecond: capacity } } : {}),
       // the controller's rate moves with every call, also while throttled calls settle nothing: show it as it moves
-      onProgress: (p) => {
+      onProgress: (p: Progress) => {
         this.progress = p;
         if (p.rate) this.update();
       },
@@ -163,20 +167,13 @@ export class Job {
    * file), with the units DynamoDB reports. They send one call per item: `--concurrency adaptive` is for batches.
    */
   itemWriteOptions(link: Backpressure): ItemWriteOptions {
-    const { concurrency, capacity } = this.options;
+    const { concurrency } = this.options;
     if (concurrency === 'adaptive')
       throw new CliError(
         `--concurrency adaptive drives BatchWriteItem calls; ${this.command} sends one call per item here: give a number (default 4)`,
         EXIT.usage,
       );
-    return {
-      onFailure: 'emit',
-      returnConsumedCapacity: 'TOTAL',
-      backpressure: link,
-      ...(concurrency !== undefined ? { concurrency } : {}),
-      ...(capacity !== undefined ? { capacity: { unitsPerSecond: capacity } } : {}),
-      onProgress: (p) => (this.progress = p),
-    };
+    return { ...this.sinkOptions(link), ...(concurrency !== undefined ? { concurrency } : {}) };
   }
 
   /** Stops the progress reporter; safe to call more than once. */
