@@ -26,6 +26,7 @@ import { type Call, countOf, Engine, type EngineSettings, type EngineSpec, type 
 import { Pacer } from '../internal/engine/pacer.js';
 import { ProgressTracker } from '../internal/progress.js';
 import { backoffDelay } from '../internal/backoff.js';
+import { type Ends, trackIn } from './callRunInternals.js';
 import type { BackoffOptions, BatchOptions, DynamoDBSender } from '../types.js';
 
 /** What one call gave: its answer, and the capacity units DynamoDB said it consumed (when it said). */
@@ -207,21 +208,8 @@ class BatchRun<R, O> {
   }
 
   /** Subscribes to `work`, kept until it ends (or the run is torn down). */
-  private track<T>(work: Obs<T>, observer: { next?: (value: T) => void; error: (error: unknown) => void; complete?: () => void }): void {
-    let subscription: Subscription | undefined = undefined;
-    const end = () => subscription && this.work.delete(subscription);
-    subscription = work.subscribe({
-      next: observer.next,
-      error: (error: unknown) => {
-        end();
-        observer.error(error);
-      },
-      complete: () => {
-        end();
-        observer.complete?.();
-      },
-    });
-    if (!subscription.closed) this.work.add(subscription);
+  private track<T>(work: Obs<T>, observer: Ends<T>): void {
+    trackIn(this.work, work, observer);
   }
 
   private describe(table: string): void {

@@ -8,6 +8,34 @@ import { setMaxListeners } from 'node:events';
 import { type Observable, type SchedulerLike, Subject, type Subscriber, type Subscription, takeUntil } from 'rxjs';
 import type { Backpressure } from '../backpressure.js';
 
+/** What to do with a tracked call's answer. */
+export interface Ends<T> {
+  next?: (value: T) => void;
+  error: (error: unknown) => void;
+  complete?: () => void;
+}
+
+/**
+ * Subscribes to `work`, its subscription kept in `set` until it ends, so that a teardown can cancel what is still
+ * running. The batch engine's `BatchRun` uses it too.
+ */
+export function trackIn<T>(set: Set<Subscription>, work: Observable<T>, observer: Ends<T>): void {
+  let subscription: Subscription | undefined = undefined;
+  const end = () => subscription && set.delete(subscription);
+  subscription = work.subscribe({
+    next: observer.next,
+    error: (error: unknown) => {
+      end();
+      observer.error(error);
+    },
+    complete: () => {
+      end();
+      observer.complete?.();
+    },
+  });
+  if (!subscription.closed) set.add(subscription);
+}
+
 export abstract class CallRun<In, Out> {
   /** One controller for every call of the subscription: each call listens to it. */
   protected readonly controller = new AbortController();
@@ -79,24 +107,8 @@ export abstract class CallRun<In, Out> {
   }
 
   /** Subscribes to `work` (a call), keeping its subscription until it ends, so that unsubscribing cancels it. */
-  protected track<T>(
-    work: Observable<T>,
-    observer: { next?: (value: T) => void; error: (error: unknown) => void; complete?: () => void },
-  ): void {
-    let subscription: Subscription | undefined = undefined;
-    const end = () => subscription && this.work.delete(subscription);
-    subscription = work.subscribe({
-      next: observer.next,
-      error: (error: unknown) => {
-        end();
-        observer.error(error);
-      },
-      complete: () => {
-        end();
-        observer.complete?.();
-      },
-    });
-    if (!subscription.closed) this.work.add(subscription);
+  protected track<T>(work: Observable<T>, observer: Ends<T>): void {
+    trackIn(this.work, work, observer);
   }
 
   /** Runs `then` (and `drive`) after `delayMs` on the scheduler, unless cancelled meanwhile. */
