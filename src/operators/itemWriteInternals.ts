@@ -9,7 +9,16 @@
  */
 import type { AttributeValue, ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { unmarshallOptions } from '@aws-sdk/util-dynamodb';
-import { asyncScheduler, concatMap, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
+import {
+  asyncScheduler,
+  concatMap,
+  from,
+  Observable,
+  type ObservableInput,
+  type OperatorFunction,
+  type SchedulerLike,
+  type Subscriber,
+} from 'rxjs';
 import type { Backpressure } from '../backpressure.js';
 import { type CapacityBudget, type CapacityOptions, toBudget } from '../capacity.js';
 import { InvalidRequestError, ItemWriteError, type ItemWriteErrorCode } from '../errors.js';
@@ -32,6 +41,10 @@ import { type Progress, ProgressTracker } from '../internal/progress.js';
 import { isRetryableError } from '../internal/retryable.js';
 import { type Unmarshal, unmarshallerFor } from '../internal/unmarshal.js';
 import type { BackoffOptions, DynamoDBSender, Item } from '../types.js';
+
+type ItemOutput = { Attributes?: Record<string, AttributeValue>; ConsumedCapacity?: ConsumedCapacity };
+const isPromise = (value: unknown): value is PromiseLike<unknown> => typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+const noResponse = (spec: { operation: string }) => new Error(`${spec.operation} gave no response`);
 
 /** What became of one request. */
 export type ItemWriteStatus =
@@ -297,18 +310,33 @@ class ItemWriteRun<R> extends CallRun<R, ItemWriteResult<R>> {
     if (s.askConsumed) flags.ReturnConsumedCapacity = s.askConsumed;
     if (s.returnCurrent) flags.ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
     const command = spec.command({ ...e.prepared.input, ...flags });
-    const call = sendCommand<{ Attributes?: Record<string, AttributeValue>; ConsumedCapacity?: ConsumedCapacity }>(
-      s.client,
-      command,
-      this.controller.signal,
-    );
+    let call: Observable<ItemOutput>;
+    if (s.budget) call = sendCommand<ItemOutput>(s.client, command, this.controller.signal);
+    else {
+      // no budget to wait for: a promise the client gives is used as it is (an Observable around it costs a few µs a
+      // call); an answer after unsubscribing is dropped, and the teardown aborts the call
+      let sent: unknown;
+      try {
+        sent = s.client.send(command as never, { abortSignal: this.controller.signal });
+      } catch (error) {
+        return this.answered(e, { error });
+      }
+      if (isPromise(sent)) {
+        sent.then(
+          (output) => this.subscriber.closed || this.answered(e, output ? { output: output as ItemOutput } : { error: noResponse(spec) }),
+          (error: unknown) => this.subscriber.closed || this.answered(e, { error }),
+        );
+        return;
+      }
+      call = from(sent as ObservableInput<ItemOutput>);
+    }
     const use = { client: s.client, table: s.table, kind: 'write' as const, scheduler: s.scheduler };
     const paid = s.budget ? s.budget.spend(e.prepared.units, use).pipe(concatMap(() => call)) : call;
-    let output: { value: { Attributes?: Record<string, AttributeValue>; ConsumedCapacity?: ConsumedCapacity } } | undefined;
+    let output: { value: ItemOutput } | undefined;
     this.track(paid, {
       next: (value) => (output = { value }),
       error: (error) => this.answered(e, { error }),
-      complete: () => this.answered(e, output ? { output: output.value } : { error: new Error(`${spec.operation} gave no response`) }),
+      complete: () => this.answered(e, output ? { output: output.value } : { error: noResponse(spec) }),
     });
   }
 

@@ -1,8 +1,9 @@
-import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { fastCommand } from '../../src/internal/engine/fastCommand.js';
+import { itemCommand, WireMap } from '../../src/internal/itemWrite/command.js';
 import { attributeValuesOf, marshalJson, marshallItem } from '../../src/internal/marshal.js';
 import { item } from '../helpers/arbitraries.js';
 
@@ -76,6 +77,49 @@ describe('the request body the toolkit writes (issue 9)', () => {
     (command.input.RequestItems!.T as unknown[]).length = 0;
     await client.send(command).catch(() => undefined);
     expect(bodies.at(-1)).toBe('{"RequestItems":{"T":[]}}');
+    client.destroy();
+  });
+  it('should give a single-item command an input that lists, spreads and changes like a plain object', async () => {
+    const { client, bodies } = capturingClient();
+    const key = new WireMap('{"pk":{"S":"ticket#\u{1F600}"},"sk":{"N":"12345678901234567890123"}}');
+    const make = () =>
+      itemCommand(UpdateItemCommand, {
+        TableName: 'T',
+        Key: key,
+        UpdateExpression: 'SET #n0 = :v0',
+        ExpressionAttributeNames: { '#n0': 'status' },
+        ExpressionAttributeValues: new WireMap('{":v0":{"S":"open"}}'),
+      });
+    await client.send(make());
+    expect(bodies.at(-1)).toBe(
+      '{"TableName":"T","Key":{"pk":{"S":"ticket#\u{1F600}"},"sk":{"N":"12345678901234567890123"}},"UpdateExpression":"SET #n0 = :v0","ExpressionAttributeNames":{"#n0":"status"},"ExpressionAttributeValues":{":v0":{"S":"open"}}}',
+    );
+    const { input } = make();
+    expect(Object.keys(input)).toEqual(['TableName', 'Key', 'UpdateExpression', 'ExpressionAttributeNames', 'ExpressionAttributeValues']);
+    expect({ ...input }).toEqual({
+      TableName: 'T',
+      Key: { pk: { S: 'ticket#\u{1F600}' }, sk: { N: '12345678901234567890123' } },
+      UpdateExpression: 'SET #n0 = :v0',
+      ExpressionAttributeNames: { '#n0': 'status' },
+      ExpressionAttributeValues: { ':v0': { S: 'open' } },
+    });
+    expect('Key' in input && !('ConditionExpression' in input)).toBe(true);
+    // a wrapper that changes the input (fields set, one deleted and set again) sends what it changed
+    const changed = make();
+    changed.input.ConditionExpression = 'attribute_exists(pk)';
+    changed.input.TableName = 'Other';
+    delete changed.input.ExpressionAttributeNames;
+    changed.input.UpdateExpression = 'SET #s = :v0';
+    changed.input.ExpressionAttributeNames = { '#s': 'state' };
+    await client.send(changed);
+    expect(JSON.parse(bodies.at(-1)!)).toEqual({
+      TableName: 'Other',
+      Key: { pk: { S: 'ticket#\u{1F600}' }, sk: { N: '12345678901234567890123' } },
+      UpdateExpression: 'SET #s = :v0',
+      ExpressionAttributeNames: { '#s': 'state' },
+      ExpressionAttributeValues: { ':v0': { S: 'open' } },
+      ConditionExpression: 'attribute_exists(pk)',
+    });
     client.destroy();
   });
 });

@@ -73,18 +73,10 @@ export function fastCommand<C, I extends object, P = unknown>(Command: new (inpu
   let full: I | undefined;
   let touched = false;
   let swapped = false;
-  const input = {} as I;
-  const lazy = prepared.lazy ?? ['RequestItems'];
-  for (const [name, value] of Object.entries(prepared.stub)) if (!lazy.includes(name)) (input as Record<string, unknown>)[name] = value;
-  for (const name of lazy)
-    Object.defineProperty(input, name, {
-      enumerable: true,
-      get: () => {
-        touched = true;
-        full ??= prepared.input();
-        return (full as Record<string, unknown>)[name];
-      },
-    });
+  const input = lazyInput(prepared, () => {
+    touched = true;
+    return (full ??= prepared.input());
+  });
   const command = new Command(input);
   const stack = (command as unknown as { middlewareStack: Stack }).middlewareStack;
   stack.add(
@@ -131,6 +123,32 @@ export function fastCommand<C, I extends object, P = unknown>(Command: new (inpu
       { step: 'deserialize', priority: 'low', name: 'rxjsDynamodbParsedOutput' },
     );
   return command;
+}
+
+/**
+ * The command's input: the stub's fields, and the lazy ones from `full()` when first read (or written, or listed and
+ * read by a spread). One Proxy, not a getter defined per field: defining them cost ~4 µs a command.
+ */
+function lazyInput<I extends object>(prepared: PreparedBody<I>, full: () => I): I {
+  const lazy = prepared.lazy ?? ['RequestItems'];
+  const stub = prepared.stub as Record<string, unknown>;
+  const names = [...Object.keys(stub).filter((name) => !lazy.includes(name)), ...lazy];
+  // once a lazy field is read or anything changed, the full input is the one truth
+  let whole: Record<string | symbol, unknown> | undefined;
+  const all = () => (whole ??= full() as Record<string | symbol, unknown>);
+  const value = (name: string | symbol) =>
+    whole || (typeof name === 'string' && lazy.includes(name)) ? all()[name] : Object.hasOwn(stub, name) ? stub[name as string] : undefined;
+  const keys = () => (whole ? Reflect.ownKeys(whole) : names);
+  return new Proxy({} as I, {
+    get: (_, name) => value(name),
+    has: (_, name) => keys().includes(name),
+    ownKeys: () => [...keys()],
+    getOwnPropertyDescriptor: (_, name) =>
+      keys().includes(name) ? { value: value(name), writable: true, enumerable: true, configurable: true } : undefined,
+    set: (_, name, v) => Reflect.set(all(), name, v),
+    deleteProperty: (_, name) => Reflect.deleteProperty(all(), name),
+    defineProperty: (_, name, descriptor) => Reflect.defineProperty(all(), name, { ...descriptor, configurable: true }),
+  });
 }
 
 /** The output answers every field of the response, built from its text when first read, and carries the parsed value. */
