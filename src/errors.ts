@@ -1,4 +1,5 @@
 import type { GetRequest, WriteRequest } from './types.js';
+import type { StreamCheckpoint } from './internal/stream/shardBook.js';
 
 /**
  * What the batch errors share: a stable `code`, every request taken and not done (`unprocessed`, in input order),
@@ -244,5 +245,32 @@ export class TransactionError<Group = unknown> extends BatchError<TransactionErr
     this.action = details.action;
     this.problem = details.problem;
     this.reasons = details.reasons;
+  }
+}
+
+/** Why a DynamoDB Streams source stopped. Branch on it, never on the message. */
+export type StreamErrorCode =
+  /** The table has no stream (or none enabled): turn one on with UpdateTable's `StreamSpecification`. */
+  | 'stream.notEnabled'
+  /** A Streams call kept failing with throttling or transient errors for `maxAttempts` calls, or failed with another error. */
+  | 'stream.callFailed'
+  /** A record could not be unmarshalled with the given `unmarshallOptions`. */
+  | 'stream.unreadableRecord';
+
+/**
+ * The error a Streams source (`dynamoStream`, `dynamoStreamBatches`) fails with. Every batch before it was handed on;
+ * `checkpoint` covers them all: pass it as the `checkpoint` option to go on from there.
+ */
+export class StreamError extends Error {
+  override readonly name = 'StreamError';
+
+  constructor(
+    readonly code: StreamErrorCode,
+    message: string,
+    /** The checkpoint after the last batch handed on (absent when the stream was never reached). */
+    readonly checkpoint: StreamCheckpoint | undefined,
+    cause?: unknown,
+  ) {
+    super(message, { cause });
   }
 }

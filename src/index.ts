@@ -27,6 +27,8 @@ export {
   InvalidRequestError,
   SourceError,
   type SourceErrorCode,
+  StreamError,
+  type StreamErrorCode,
   type BatchGetErrorCode,
   type BatchWriteErrorCode,
   type InvalidRequestCode,
@@ -54,6 +56,11 @@ export { dynamoQueryPages } from './sources/dynamoQueryPages.js';
 export { dynamoParallelScan, type ParallelScanOptions } from './sources/dynamoParallelScan.js';
 export { parallelScan, query, queryPages, scan, scanPages } from './sources/deprecatedNames.js';
 export { fromAsyncIterable } from './sources/fromAsyncIterable.js';
+export { dynamoStream } from './sources/dynamoStream.js';
+export { dynamoStreamBatches } from './sources/dynamoStreamBatches.js';
+export type { StreamOptions } from './sources/streamInternals.js';
+export type { ChangeBatch, ChangeRecord } from './internal/stream/records.js';
+export { compareSequenceNumbers, type ShardPosition, type StreamCheckpoint, type StreamStart } from './internal/stream/shardBook.js';
 export type { Page, QueryInput, ScanInput, SourceOptions } from './sources/pageInternals.js';
 export { backpressure, type Backpressure, type BackpressureOptions, type BackpressureStall } from './backpressure.js';
 export { capacity, type CapacityBudget, type CapacityOptions } from './capacity.js';

@@ -6,11 +6,11 @@ let counter = 0;
 /** A table name unique to this run. */
 export const uniqueTable = (prefix: string) => `${prefix}_${process.pid}_${++counter}_${randomUUID().slice(0, 8)}`;
 
-/** Creates an on-demand table with an S partition key `pk` and, if asked, a sort key `sk` of the given type. */
+/** Creates an on-demand table with an S partition key `pk` and, if asked, a sort key `sk` of the given type and a NEW_AND_OLD_IMAGES stream. */
 export async function createTable(
   client: DynamoDBClient,
   name: string,
-  options: { sortKey?: 'S' | 'N'; partitionKeyType?: 'S' | 'N' | 'B' } = {},
+  options: { sortKey?: 'S' | 'N'; partitionKeyType?: 'S' | 'N' | 'B'; stream?: boolean } = {},
 ): Promise<string> {
   const KeySchema: KeySchemaElement[] = [{ AttributeName: 'pk', KeyType: 'HASH' }];
   const AttributeDefinitions = [{ AttributeName: 'pk', AttributeType: options.partitionKeyType ?? 'S' }];
@@ -18,7 +18,10 @@ export async function createTable(
     KeySchema.push({ AttributeName: 'sk', KeyType: 'RANGE' });
     AttributeDefinitions.push({ AttributeName: 'sk', AttributeType: options.sortKey });
   }
-  await client.send(new CreateTableCommand({ TableName: name, KeySchema, AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }));
+  const StreamSpecification = options.stream ? { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' as const } : undefined;
+  await client.send(
+    new CreateTableCommand({ TableName: name, KeySchema, AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST', StreamSpecification }),
+  );
   return name;
 }
 
