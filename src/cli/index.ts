@@ -14,6 +14,7 @@ import { deleteCommand } from './deleteCommand.js';
 import { exportCommand } from './exportCommand.js';
 import { importCommand } from './importCommand.js';
 import { localCommand } from './localCommand.js';
+import { migrateCommand } from './migrateCommand.js';
 import { updateCommand } from './updateCommand.js';
 import {
   checkRequiredOptionsLast,
@@ -21,6 +22,7 @@ import {
   concurrencyOption,
   parseJsonObject,
   parsePathList,
+  parsePositiveInteger,
   scanOptions,
   writeOptions,
 } from './options.js';
@@ -130,6 +132,18 @@ concurrencyOption(writeOptions(commonOptions(scanOptions(program.command('update
   )
   .option('--all', 'update every item of the table (required without --filter or --key-condition)')
   .action(run('update', updateCommand));
+
+concurrencyOption(writeOptions(commonOptions(scanOptions(program.command('migrate')))))
+  .description(
+    "copy a table into another while it keeps taking writes: copy, then replay the source's stream (NEW_AND_OLD_IMAGES) until stopped",
+  )
+  .requiredOption('--from <table>', 'the table to migrate (its stream must be on, with NEW_AND_OLD_IMAGES)')
+  .requiredOption('--to <table>', 'the table to migrate into')
+  .option('--transform <module>', 'an ES module whose default export is (item) => item | undefined, applied to copied and changed items')
+  .option(createTable, "create the target table (on-demand, the source's key or --key) if it does not exist")
+  .option('--until-caught-up', 'end once the replay has caught up with the stream, instead of following it until Ctrl-C')
+  .option('--poll-ms <ms>', 'wait this long before polling a shard again after it had nothing new (default 1000)', parsePositiveInteger)
+  .action(run('migrate', migrateCommand));
 
 commonOptions(scanOptions(program.command('count')))
   .description('count the items of a table (Scan with Select COUNT), or those matching --filter')

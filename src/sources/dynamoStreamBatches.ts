@@ -7,7 +7,8 @@ import { type StreamOptions, StreamRun, validateStreamOptions } from './streamIn
  * Every change of a table, from its DynamoDB stream, as batches — one per GetRecords answer with records, in each
  * shard's order — each with the checkpoint that covers it and every batch before it. A shard split's child is read
  * only once its parent is read to its end, so the changes of one key come out in the order they were made. Open
- * shards with nothing new are polled again after `idleDelayMs`; new shards are found as they appear. The stream
+ * shards with nothing new are polled again after `idleDelayMs`; new shards are found as they appear. When every shard
+ * being read has answered with nothing new, an empty batch with `caughtUp: true` says so (once each time). The stream
  * never completes while it is enabled (it completes once a disabled stream is read to its end).
  *
  * ```

@@ -118,6 +118,9 @@ export class StreamRun<T extends object = Item> {
   /** Shards being read (an iterator asked for, a poll in flight or waiting). */
   private readonly reading = new Set<string>();
   private disabled = false;
+  /** Shards being read whose last answer had no records: when it is all of them, the reader is caught up. */
+  private readonly idle = new Set<string>();
+  private caughtUp = false;
 
   constructor(
     private readonly subscriber: Subscriber<ChangeBatch<T>>,
@@ -262,8 +265,10 @@ export class StreamRun<T extends object = Item> {
           if (!output.NextShardIterator) return this.ended(shardId, records);
           if (records.length > 0) this.emit(shardId, records, false);
           const next = output.NextShardIterator;
-          if (records.length > 0) this.poll(shardId, next, records.length);
-          else this.later(idleDelayMs, () => this.poll(shardId, next, 0));
+          if (records.length > 0) return this.poll(shardId, next, records.length);
+          this.idle.add(shardId);
+          this.checkCaughtUp(shardId);
+          this.later(idleDelayMs, () => this.poll(shardId, next, 0));
         },
         (error) => this.shardError(shardId, error, this.book!.resumeAt(shardId)),
       ),
@@ -278,8 +283,21 @@ export class StreamRun<T extends object = Item> {
     this.discover();
   }
 
+  /** Says once, with an empty batch, that every shard being read answered with nothing new. */
+  private checkCaughtUp(shardId: string): void {
+    if (this.caughtUp || this.discovering || this.book!.startable().length > 0) return;
+    for (const id of this.reading) if (!this.idle.has(id)) return;
+    this.caughtUp = true;
+    this.subscriber.next({ shardId, records: [], shardEnded: false, caughtUp: true, checkpoint: this.book!.checkpoint() });
+  }
+
   private emit(shardId: string, records: ChangeBatch<T>['records'], shardEnded: boolean): void {
-    this.subscriber.next({ shardId, records, shardEnded, checkpoint: this.book!.checkpoint() });
+    if (records.length > 0) {
+      this.idle.delete(shardId);
+      this.caughtUp = false;
+    }
+    if (shardEnded) this.idle.delete(shardId);
+    this.subscriber.next({ shardId, records, shardEnded, caughtUp: false, checkpoint: this.book!.checkpoint() });
     if (records.length > 0) this.options.backpressure?.emitted(records.length);
   }
 

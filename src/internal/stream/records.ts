@@ -31,6 +31,11 @@ export interface ChangeBatch<T extends object = Item> {
   records: ChangeRecord<T>[];
   /** The shard was read to its end: its children come next. */
   shardEnded: boolean;
+  /**
+   * Every shard being read has just answered with nothing new: the reader has handed on all the stream held when it
+   * last looked. Said once, by an empty batch, each time the reader catches up (after records, it is `false`).
+   */
+  caughtUp: boolean;
   /** Save it once this batch, and those before it, are handled; pass it as `checkpoint` to go on from there. */
   checkpoint: StreamCheckpoint;
 }

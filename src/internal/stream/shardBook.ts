@@ -52,7 +52,8 @@ export function checkCheckpoint(checkpoint: unknown): StreamCheckpoint {
   if (typeof c.shards !== 'object' || c.shards === null) throw bad('shards must be an object');
   for (const [id, p] of Object.entries(c.shards)) {
     if (typeof p !== 'object' || p === null) throw bad(`shard ${id} must be an object`);
-    if (p.sequenceNumber !== undefined && !/^\d+$/.test(p.sequenceNumber)) throw bad(`shard ${id}: sequenceNumber must be digits`);
+    if (p.sequenceNumber !== undefined && (typeof p.sequenceNumber !== 'string' || !/^\d+$/.test(p.sequenceNumber)))
+      throw bad(`shard ${id}: sequenceNumber must be digits`);
     if (p.done !== undefined && typeof p.done !== 'boolean') throw bad(`shard ${id}: done must be a boolean`);
     if (p.parent !== undefined && typeof p.parent !== 'string') throw bad(`shard ${id}: parent must be a string`);
   }
@@ -102,10 +103,12 @@ export class ShardBook {
       if (first && !this.resumed && this.start === 'LATEST' && s.endingSequenceNumber !== undefined)
         this.positions.set(s.shardId, { done: true, ...(s.parentShardId ? { parent: s.parentShardId } : {}) });
     }
+    // forget shards this listing no longer holds first, so that the pruning below sees this listing, not the last one
+    const now = new Set(shards.map((s) => s.shardId));
+    for (const id of [...this.listed.keys()]) if (!now.has(id)) this.listed.delete(id);
     // a done shard DynamoDB no longer lists (trimmed after 24 hours) need not be kept
     const gone = [...this.positions.keys()].filter((id) => !this.listed.has(id) && this.positions.get(id)!.done);
     for (const id of gone) this.positions.delete(id);
-    for (const id of [...this.listed.keys()]) if (!shards.some((s) => s.shardId === id)) this.listed.delete(id);
     return this.startable();
   }
 

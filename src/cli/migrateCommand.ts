@@ -1,0 +1,246 @@
+/**
+ * `rxjs-dynamodb migrate --from A --to B [--transform module] [--segments N]`: a table copy that the source keeps
+ * taking writes through. It notes where A's stream stands (its ARN and the time), copies A into B with a parallel
+ * scan (`copy`'s engine, its checkpoint and dead letters), then replays A's stream from there: every change made
+ * since the copy began is applied to B in the stream's order — a put of the new image, a delete of the old key — so
+ * B converges to A. It keeps following the stream (printing the lag) until Ctrl-C; `--until-caught-up` ends once
+ * every shard answered with nothing new. `--resume FILE` goes on from the checkpoint of either phase.
+ *
+ * Why order suffices: every replayed write is a whole item or a delete, applied after the copy of that key and in
+ * the order the changes were made (the stream's order per key, a child shard after its parent), so the last write
+ * for each key is its last change. A change older than the copy's start is skipped (its effect was copied); one
+ * replayed twice after a resume is followed by the same later ones again, and ends the same.
+ */
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { concatMap, defer, from, lastValueFrom, map, type Observable, toArray, takeWhile } from 'rxjs';
+import {
+  backpressure,
+  type ChangeBatch,
+  dynamoBatchWrite,
+  dynamoBatchWriteRequests,
+  dynamoStreamBatches,
+  type StreamCheckpoint,
+  type WriteRequest,
+} from '../index.js';
+import { loadTransform } from './copyCommand.js';
+import { describeError } from './deadLetter.js';
+import { Job } from './job.js';
+import { READ_UNITS } from './meter.js';
+import type { CommonOptions, ScanOptions, WriteOptions } from './options.js';
+import { replayWrites } from './replay.js';
+import { openScanCheckpoint, type ScanCheckpoint, scanInput } from './scanJob.js';
+import { batchSink, scanWrite } from './scanWrite.js';
+import { CliError, EXIT, runToEnd, type Session, withSession } from './session.js';
+import { describeTable, tableKey, targetKey } from './table.js';
+import { announceTarget } from './target.js';
+
+export interface MigrateOptions extends CommonOptions, ScanOptions, WriteOptions {
+  from: string;
+  to: string;
+  transform?: string;
+  createTable?: boolean;
+  /** End once the replay has caught up with the stream (instead of following it until stopped). */
+  untilCaughtUp?: boolean;
+  /** How long to wait before polling a shard again after it had nothing new, in ms. @default 1000 */
+  pollMs?: number;
+}
+
+/** The checkpoint of a migration: the copy's (a scan checkpoint) and the replay's. */
+export interface MigrateCheckpoint extends ScanCheckpoint {
+  to: string;
+  /** The stream the replay reads, noted before the copy began. */
+  streamArn: string;
+  /** When the copy began (ms since the epoch): changes made before it (less a margin) are not replayed. */
+  startedAt: number;
+  /** Where the replay got to. */
+  stream?: StreamCheckpoint;
+  /** Changes replayed so far (over every run). */
+  replayed: number;
+}
+
+/** Changes made this long before the copy began are still replayed: clocks differ, and the stream rounds its times. */
+const MARGIN_MS = 2 * 60_000;
+
+/** A Streams client that goes where the session's client goes, with its region and credentials. */
+async function streamsClientOf(session: Session): Promise<DynamoDBStreamsClient> {
+  const config = session.client.config;
+  const endpoint = config.endpoint ? await config.endpoint() : undefined;
+  return new DynamoDBStreamsClient({
+    region: await config.region(),
+    credentials: config.credentials,
+    requestHandler: config.requestHandler,
+    ...(endpoint
+      ? { endpoint: `${endpoint.protocol}//${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ''}${endpoint.path}` }
+      : {}),
+  });
+}
+
+/** Runs `migrate`; resolves to the exit code. */
+export async function migrateCommand(options: MigrateOptions): Promise<number> {
+  const { from: source, to } = options;
+  if (source === to) throw new CliError('--from and --to name the same table', EXIT.usage);
+  if (options.filter !== undefined)
+    throw new CliError('migrate copies every item (the replay could not honour a filter): use --transform to drop items', EXIT.usage);
+  if (options.dryRun) throw new CliError('migrate has no --dry-run: try copy --dry-run for the copy it begins with', EXIT.usage);
+  const transform = options.transform ? await loadTransform(options.transform) : undefined;
+  const opened = openScanCheckpoint('migrate', source, options);
+  const file = opened.file as unknown as import('./checkpoint.js').CheckpointFile<MigrateCheckpoint> | undefined;
+  const state = opened.state as MigrateCheckpoint;
+  if (state.to !== undefined && state.to !== to)
+    throw new CliError(`checkpoint ${file!.path} is of a migration to ${state.to}, not ${to}; use another --resume file`, EXIT.usage);
+  return withSession(options, async (session) => {
+    const { signal } = session;
+    await announceTarget(session, options, `migrate table ${source} into table ${to}`, [to, source]);
+    const description = await describeTable(session.client, source, signal);
+    if (!description) throw new CliError(`table ${source} (--from) does not exist`, EXIT.failed);
+    const view = description.StreamSpecification?.StreamEnabled ? description.StreamSpecification.StreamViewType : undefined;
+    if (view !== 'NEW_AND_OLD_IMAGES' || !description.LatestStreamArn)
+      throw new CliError(
+        `migrate reads the changes of ${source} from its stream, which must be on with NEW_AND_OLD_IMAGES (it is ${view ? `on with ${view}` : 'off'}). ` +
+          `Turn it on: aws dynamodb update-table --table-name ${source} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES`,
+        EXIT.failed,
+      );
+    const sourceKey = await tableKey(session.client, source, undefined, {
+      signal,
+      checkpoint: file as never,
+      role: 'source',
+      flag: '--from',
+    });
+    const key = await targetKey(session.client, to, {
+      key: options.key,
+      create: options.createTable,
+      fallback: sourceKey,
+      signal,
+      checkpoint: file as never,
+      flag: '--to',
+    });
+    if (state.streamArn === undefined) {
+      // before anything is copied: what changes from now on is in the stream after this point
+      Object.assign(state, { to, streamArn: description.LatestStreamArn, startedAt: Date.now(), replayed: 0 });
+      file?.update(state);
+      file?.flush();
+    } else if (state.streamArn !== description.LatestStreamArn)
+      throw new CliError(
+        `the stream of ${source} changed since the checkpoint was made (it was ${state.streamArn}, it is ${description.LatestStreamArn}): changes made in between are lost to it; start over without --resume`,
+        EXIT.failed,
+      );
+    const job = new Job('migrate', options, `migrate-${source}-to-${to}`, session.meter);
+    const extra = () => ({ from: source, to, totalSegments: state.totalSegments, read: job.tally.read, replayed: state.replayed });
+    // 1. the copy
+    if (!state.complete) {
+      process.stderr.write(`migrate: copying ${source} into ${to}\n`);
+      job.report(sourceKey.itemCount, 'items');
+      const spec = {
+        session,
+        job,
+        input: scanInput(source, options, READ_UNITS),
+        state,
+        file: file as never,
+        unitsPerSecond: options.capacity,
+        transform,
+      };
+      try {
+        const outcome = await scanWrite(
+          spec,
+          batchSink((link) => dynamoBatchWrite(session.client, to, job.writeOptions(key.names, link))),
+        );
+        if (outcome === 'interrupted') return job.finish(outcome, `items copied to ${to} (copy interrupted)`, extra(), file?.path);
+      } finally {
+        job.stop();
+      }
+    }
+    // 2. the replay
+    const streams = await streamsClientOf(session);
+    try {
+      const outcome = await replay(session, streams, state, options, key.names, transform, job, file);
+      return job.finish(outcome, `items copied or changed in ${to}`, extra(), file?.path);
+    } finally {
+      streams.destroy();
+    }
+  });
+}
+
+/** Follows the stream, applying each batch's changes before the next, saving the checkpoint after each. */
+async function replay(
+  session: Session,
+  streams: DynamoDBStreamsClient,
+  state: MigrateCheckpoint,
+  options: MigrateOptions,
+  names: string[],
+  transform: Parameters<typeof replayWrites>[3],
+  job: Job,
+  file: import('./checkpoint.js').CheckpointFile<MigrateCheckpoint> | undefined,
+): Promise<'complete' | 'interrupted'> {
+  const { to } = state;
+  const since = state.startedAt - MARGIN_MS;
+  let lastShown = 0;
+  let lagMs = 0;
+  const show = (force = false) => {
+    if (options.json || (!force && Date.now() - lastShown < 5_000)) return;
+    lastShown = Date.now();
+    process.stderr.write(`migrate: ${state.replayed} changes replayed, lag ${(lagMs / 1000).toFixed(1)} s\n`);
+  };
+  const link = backpressure({ highWaterMark: 10_000 });
+  const apply = (batch: ChangeBatch): Observable<ChangeBatch> =>
+    defer(async () => {
+      const r = await replayWrites(batch.records, to, names, transform, since);
+      for (const { record, error } of r.failed) {
+        job.tally.failed++;
+        job.deadLetter.write({
+          error: describeError(error),
+          item: { change: record.eventName, keys: record.keys, sequenceNumber: record.sequenceNumber },
+        });
+      }
+      job.tally.skipped += r.older + r.dropped;
+      const requests = [...r.writes.values()];
+      if (requests.length > 0) {
+        const results = await lastValueFrom(
+          from(requests).pipe(
+            // (the writes hold no link of their own: the batch is released as a whole once applied)
+            dynamoBatchWriteRequests(session.client, { ...job.writeOptions(names, backpressure()), keyAttributes: { [to]: names } }),
+            toArray(),
+          ),
+        );
+        for (const result of results) {
+          job.tally.written += result.requests.length - (result.failed?.length ?? 0);
+          for (const failure of result.failures ?? []) {
+            job.tally.failed++;
+            const request = failure.request as WriteRequest;
+            job.deadLetter.write({
+              error: describeError(failure.error),
+              item: 'put' in request ? request.put : { delete: request.delete },
+            });
+          }
+        }
+      }
+      link.release(batch.records.length);
+      state.replayed += batch.records.length;
+      state.stream = batch.checkpoint;
+      file?.update(state);
+      const last = batch.records.at(-1)?.approximateCreationTime;
+      lagMs = batch.caughtUp ? 0 : last ? Math.max(0, Date.now() - last.getTime()) : lagMs;
+      job.update();
+      show(batch.caughtUp);
+      return batch;
+    });
+  const pipeline = dynamoStreamBatches(streams, state.streamArn, {
+    ...(state.stream ? { checkpoint: state.stream } : {}),
+    start: 'TRIM_HORIZON',
+    idleDelayMs: options.pollMs ?? 1000,
+    backpressure: link,
+  }).pipe(
+    concatMap(apply),
+    takeWhile((batch) => !(options.untilCaughtUp && batch.caughtUp), true),
+    map(() => undefined),
+  );
+  process.stderr.write(
+    `migrate: replaying the changes of ${state.table} since the copy began${options.untilCaughtUp ? ', until caught up' : ' (Ctrl-C to stop)'}\n`,
+  );
+  try {
+    return await runToEnd(pipeline, session.signal);
+  } catch (error) {
+    throw new CliError(`migrate stopped: ${(error as Error).message}${file ? `; rerun with --resume ${file.path} to go on` : ''}`);
+  } finally {
+    file?.flush();
+  }
+}
