@@ -11,6 +11,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { copyCommand } from './copyCommand.js';
 import { countCommand } from './countCommand.js';
 import { deleteCommand } from './deleteCommand.js';
+import { diffCommand, diffOptions } from './diffCommand.js';
 import { exportCommand } from './exportCommand.js';
 import { importCommand } from './importCommand.js';
 import { localCommand } from './localCommand.js';
@@ -149,6 +150,8 @@ commonOptions(scanOptions(program.command('count')))
   .description('count the items of a table (Scan with Select COUNT), or those matching --filter')
   .requiredOption('--table <name>', 'the table to count')
   .action(run('count', countCommand));
+
+diffOptions(program.command('diff')).action(run('diff', diffCommand));
 
 program
   .command('local')
