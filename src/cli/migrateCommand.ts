@@ -11,7 +11,7 @@
  * for each key is its last change. A change older than the copy's start is skipped (its effect was copied); one
  * replayed twice after a resume is followed by the same later ones again, and ends the same.
  */
-import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { concatMap, defer, from, lastValueFrom, map, type Observable, toArray, takeWhile } from 'rxjs';
 import {
   backpressure,
@@ -63,6 +63,13 @@ const MARGIN_MS = 2 * 60_000;
 
 /** A Streams client that goes where the session's client goes, with its region and credentials. */
 async function streamsClientOf(session: Session): Promise<DynamoDBStreamsClient> {
+  let streamsModule: typeof import('@aws-sdk/client-dynamodb-streams');
+  try {
+    streamsModule = await import('@aws-sdk/client-dynamodb-streams');
+  } catch {
+    throw new CliError('migrate reads DynamoDB Streams: npm install @aws-sdk/client-dynamodb-streams', EXIT.failed);
+  }
+  const { DynamoDBStreamsClient } = streamsModule;
   const config = session.client.config;
   const endpoint = config.endpoint ? await config.endpoint() : undefined;
   return new DynamoDBStreamsClient({

@@ -125,6 +125,9 @@ describe('rxjs-dynamodb migrate (issue 13)', () => {
     const [a, b] = await Promise.all([scanRaw(from), scanRaw(to)]);
     expect(b.size).toBe(a.size);
     expect(b).toEqual(a);
+    // and the diff command says so
+    const diff = await runCli(['diff', '--from', from, '--to', to, '--endpoint', endpoint, '--segments', '2']);
+    expect(diff.code, diff.stdout + diff.stderr).toBe(0);
   }, 180_000);
 
   it('should converge after being killed (SIGKILL) during the copy and resumed', async () => {
@@ -156,6 +159,7 @@ describe('rxjs-dynamodb migrate (issue 13)', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     const [a, b] = await Promise.all([scanRaw(from), scanRaw(to)]);
     expect(b).toEqual(a);
+    expect((await runCli(['diff', '--from', from, '--to', to, '--endpoint', endpoint])).code).toBe(0);
   }, 180_000);
 
   it('should replay through the transform: changed items are transformed, removed ones deleted', async () => {
