@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `rxjs-dynamodb`: the common DynamoDB bulk jobs from a shell — import, export, copy, delete, count — built on the
+ * `rxjs-dynamodb`: the common DynamoDB bulk jobs from a shell — import, export, copy, update, delete, count, migrate, diff — built on the
  * toolkit's own operators and sources. Arguments are parsed by commander; each command lives in its own module.
  *
  * Exit codes: 0 every item written; 1 some items not written, or bad input (see the dead-letter file); 2 bad flags
@@ -59,7 +59,9 @@ const run =
   };
 
 const program = new Command('rxjs-dynamodb')
-  .description('DynamoDB bulk jobs: import, export, copy, delete and count, with retries, backpressure, dead letters and checkpoints.')
+  .description(
+    'DynamoDB bulk jobs: import, export, copy, update, delete, count, migrate and diff, with retries, backpressure, dead letters and checkpoints.',
+  )
   .version(version)
   .showHelpAfterError('(add --help for usage)')
   .exitOverride()
@@ -68,7 +70,7 @@ const program = new Command('rxjs-dynamodb')
     `
 Against DynamoDB Local (--local, or an --endpoint on this machine) the region is 'local' and the credentials x/x
 unless given. Exit codes: 0 every item written; 1 some not written or bad input (see the dead-letter file);
-2 bad flags; 3 the job could not run or stopped; 130 interrupted.`,
+2 bad flags; 3 the job could not run or stopped; 130 interrupted. diff: 0 the tables are equal, 1 they differ.`,
   );
 
 const format = new Option(
