@@ -145,7 +145,7 @@ concurrencyOption(writeOptions(commonOptions(scanOptions(program.command('migrat
   .option('--transform <module>', 'an ES module whose default export is (item) => item | undefined, applied to copied and changed items')
   .option(createTable, "create the target table (on-demand, the source's key or --key) if it does not exist")
   .option('--until-caught-up', 'end once the replay has caught up with the stream, instead of following it until Ctrl-C')
-  .option('--poll-ms <ms>', 'wait this long before polling a shard again after it had nothing new (default 1000)', parsePositiveInteger)
+  .option('--poll-ms <ms>', 'the longest wait before polling an idle shard again, in ms (default 2000)', parsePositiveInteger)
   .action(run('migrate', migrateCommand));
 
 commonOptions(scanOptions(program.command('count')))

@@ -41,7 +41,7 @@ export interface MigrateOptions extends CommonOptions, ScanOptions, WriteOptions
   createTable?: boolean;
   /** End once the replay has caught up with the stream (instead of following it until stopped). */
   untilCaughtUp?: boolean;
-  /** How long to wait before polling a shard again after it had nothing new, in ms. @default 1000 */
+  /** The longest wait before polling a shard again while it has nothing new, in ms. @default 2000 */
   pollMs?: number;
 }
 
@@ -233,7 +233,9 @@ async function replay(
   const pipeline = dynamoStreamBatches(streams, state.streamArn, {
     ...(state.stream ? { checkpoint: state.stream } : {}),
     start: 'TRIM_HORIZON',
-    idleDelayMs: options.pollMs ?? 1000,
+    // an idle shard is polled after 250 ms, then less often, up to --poll-ms
+    idleDelayMs: Math.min(250, options.pollMs ?? 2000),
+    maxIdleDelayMs: options.pollMs ?? 2000,
     backpressure: link,
   }).pipe(
     concatMap(apply),

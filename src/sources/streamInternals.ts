@@ -3,7 +3,7 @@
  * stream, lists its shards (DescribeStream, again every `discoveryIntervalMs` and whenever a shard ends), reads each
  * shard that may be read (`ShardBook` decides: a child after its parent) with GetShardIterator / GetRecords, and
  * hands on one batch per GetRecords answer that has records, with the checkpoint after it. An open shard with
- * nothing new is polled again after `idleDelayMs`. Throttled and transient calls are retried with the backoff; an
+ * nothing new is polled again after `idleDelayMs`, doubling up to `maxIdleDelayMs` while it stays idle. Throttled and transient calls are retried with the backoff; an
  * expired iterator is asked for again from the last record handed on. Unsubscribing aborts the calls and timers.
  */
 import { createRequire } from 'node:module';
@@ -38,8 +38,13 @@ export interface StreamOptions {
   checkpoint?: StreamCheckpoint;
   /** Records per GetRecords call, 1–1000. @default 1000 */
   limit?: number;
-  /** How long to wait before polling an open shard again after it answered with no records. @default 1000 */
+  /**
+   * How long to wait before polling an open shard again after it answered with no records; the wait doubles with
+   * each empty answer in a row, up to `maxIdleDelayMs`, and is back to this after records. @default 250
+   */
   idleDelayMs?: number;
+  /** The longest wait between polls of an idle shard. @default 2000 */
+  maxIdleDelayMs?: number;
   /** How often to list the stream's shards to find new ones (also done whenever a shard ends). @default 10000 */
   discoveryIntervalMs?: number;
   /** Calls per request while they fail with throttling or transient errors. @default 10 */
@@ -88,12 +93,20 @@ function streamsCommands(): StreamsCommands {
 }
 
 export function validateStreamOptions(options: StreamOptions): void {
-  const { start = 'TRIM_HORIZON', limit = 1000, idleDelayMs = 1000, discoveryIntervalMs = 10_000, maxAttempts = 10 } = options;
+  const { start = 'TRIM_HORIZON', limit = 1000, idleDelayMs = 250, discoveryIntervalMs = 10_000, maxAttempts = 10 } = options;
+  const { maxIdleDelayMs = Math.max(2000, idleDelayMs) } = options;
   if (start !== 'TRIM_HORIZON' && start !== 'LATEST')
     throw new RangeError(`start must be 'TRIM_HORIZON' or 'LATEST', got ${String(start)}`);
   if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000))
     throw new RangeError(`limit must be an integer from 1 to 1000, got ${limit}`);
   if (!(Number.isFinite(idleDelayMs) && idleDelayMs >= 0)) throw new RangeError(`idleDelayMs must be a number >= 0, got ${idleDelayMs}`);
+  if (!(Number.isFinite(maxIdleDelayMs) && maxIdleDelayMs >= idleDelayMs))
+    throw new RangeError(`maxIdleDelayMs must be a number >= idleDelayMs (${idleDelayMs}), got ${maxIdleDelayMs}`);
+  const budget = options.capacity as CapacityOptions | undefined;
+  if (budget && typeof budget === 'object' && 'fractionOfProvisioned' in budget && budget.fractionOfProvisioned !== undefined)
+    throw new RangeError(
+      'capacity of a Streams source counts records per second: give unitsPerSecond (a stream has no provisioned capacity for fractionOfProvisioned)',
+    );
   if (!(Number.isFinite(discoveryIntervalMs) && discoveryIntervalMs > 0))
     throw new RangeError(`discoveryIntervalMs must be a number > 0, got ${discoveryIntervalMs}`);
   if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
@@ -121,6 +134,8 @@ export class StreamRun<T extends object = Item> {
   /** Shards being read whose last answer had no records: when it is all of them, the reader is caught up. */
   private readonly idle = new Set<string>();
   private caughtUp = false;
+  /** Empty answers in a row, by shard: the idle wait doubles with each. */
+  private readonly emptyPolls = new Map<string, number>();
 
   constructor(
     private readonly subscriber: Subscriber<ChangeBatch<T>>,
@@ -209,6 +224,7 @@ export class StreamRun<T extends object = Item> {
     // a disabled stream whose shards are all read has nothing more to give
     if (this.disabled && this.reading.size === 0 && this.book!.startable().length === 0) return this.subscriber.complete();
     const { discoveryIntervalMs = 10_000 } = this.options;
+    if (this.subscriber.closed) return; // unsubscribed meanwhile (a `take(n)` in a batch handed on just now)
     this.nextDiscovery = this.scheduler.schedule(() => this.discover(), discoveryIntervalMs);
   }
 
@@ -235,7 +251,8 @@ export class StreamRun<T extends object = Item> {
 
   /** Waits for the link and the budget, then reads the next records of `shardId`. */
   private poll(shardId: string, iterator: string, owed: number): void {
-    const { backpressure: link, limit = 1000, idleDelayMs = 1000 } = this.options;
+    const { backpressure: link, limit = 1000, idleDelayMs = 250 } = this.options;
+    const { maxIdleDelayMs = Math.max(2000, idleDelayMs) } = this.options;
     const { GetRecordsCommand } = streamsCommands();
     const turn = (link ? link.ready() : of(undefined)).pipe(
       concatMap(() =>
@@ -265,10 +282,15 @@ export class StreamRun<T extends object = Item> {
           if (!output.NextShardIterator) return this.ended(shardId, records);
           if (records.length > 0) this.emit(shardId, records, false);
           const next = output.NextShardIterator;
-          if (records.length > 0) return this.poll(shardId, next, records.length);
+          if (records.length > 0) {
+            this.emptyPolls.delete(shardId);
+            return this.poll(shardId, next, records.length);
+          }
           this.idle.add(shardId);
           this.checkCaughtUp(shardId);
-          this.later(idleDelayMs, () => this.poll(shardId, next, 0));
+          const empty = (this.emptyPolls.get(shardId) ?? 0) + 1;
+          this.emptyPolls.set(shardId, empty);
+          this.later(Math.min(maxIdleDelayMs, idleDelayMs * 2 ** (empty - 1)), () => this.poll(shardId, next, 0));
         },
         (error) => this.shardError(shardId, error, this.book!.resumeAt(shardId)),
       ),
@@ -325,6 +347,8 @@ export class StreamRun<T extends object = Item> {
 
   /** Sends `command` (retrying throttled and transient failures), then `then`; `otherwise` may handle an error. */
   private call<O>(command: object, then: (output: O) => void, otherwise?: (error: unknown) => boolean): void {
+    // nothing is sent after unsubscribing, also when it happened within `next` (`take(n)`), after the teardown ran
+    if (this.subscriber.closed) return;
     const { maxAttempts, backoff, random } = this.options;
     const call = defer(() => sendCommand<O>(this.client, command, this.controller.signal)).pipe(
       retryWithBackoff({ maxAttempts, backoff, scheduler: this.scheduler, random }),
@@ -351,6 +375,7 @@ export class StreamRun<T extends object = Item> {
 
   /** Runs `then` when `wait` emits (or completes), unless unsubscribed meanwhile. */
   private track(wait: Observable<unknown>, then: () => void): void {
+    if (this.subscriber.closed) return;
     let subscription: Subscription | undefined = undefined;
     let done = false;
     subscription = wait.subscribe({
@@ -370,6 +395,7 @@ export class StreamRun<T extends object = Item> {
   }
 
   private later(delayMs: number, then: () => void): void {
+    if (this.subscriber.closed) return;
     const timer: Subscription = this.scheduler.schedule(() => {
       this.work.delete(timer);
       then();

@@ -49,7 +49,7 @@ export function checkCheckpoint(checkpoint: unknown): StreamCheckpoint {
   if (typeof c !== 'object' || c === null) throw bad(`got ${typeof checkpoint}`);
   if (c.version !== 1) throw bad(`version must be 1, got ${JSON.stringify(c.version)}`);
   if (typeof c.streamArn !== 'string' || c.streamArn === '') throw bad('streamArn must be a non-empty string');
-  if (typeof c.shards !== 'object' || c.shards === null) throw bad('shards must be an object');
+  if (typeof c.shards !== 'object' || c.shards === null || Array.isArray(c.shards)) throw bad('shards must be an object');
   for (const [id, p] of Object.entries(c.shards)) {
     if (typeof p !== 'object' || p === null) throw bad(`shard ${id} must be an object`);
     if (p.sequenceNumber !== undefined && (typeof p.sequenceNumber !== 'string' || !/^\d+$/.test(p.sequenceNumber)))
