@@ -33,10 +33,20 @@ export interface Order {
 /** The projection: what OrdersByCustomer holds for an order. */
 export const project = (o: Order) => ({ customer: o.customer, order: o.orderId, total: o.total, status: o.status.toUpperCase() });
 
-/** One change as the write that leaves the projection as the order is now. */
-function writeFor(change: ChangeRecord<Order>, table: string): WriteRequest {
-  if (change.eventName === 'REMOVE') return { table, delete: { customer: change.oldImage!.customer, order: change.oldImage!.orderId } };
-  return { table, put: project(change.newImage!) };
+const keyOf = (o: Order) => ({ customer: o.customer, order: o.orderId });
+const id = (key: { customer: string; order: unknown }) => `${key.customer}\u0000${String(key.order)}`;
+
+/**
+ * One change as the writes that leave the projection as the order is now: a put of the new projection, and a delete
+ * of the old one when the order is removed or moved to another customer (its key in the projection changed).
+ */
+function writesFor(change: ChangeRecord<Order>, table: string): Array<[string, WriteRequest]> {
+  const writes: Array<[string, WriteRequest]> = [];
+  const before = change.oldImage ? keyOf(change.oldImage) : undefined;
+  const after = change.newImage ? keyOf(change.newImage) : undefined;
+  if (before && (!after || id(before) !== id(after))) writes.push([id(before), { table, delete: before }]);
+  if (after) writes.push([id(after), { table, put: project(change.newImage!) }]);
+  return writes;
 }
 
 export async function changeFeed(
@@ -50,7 +60,7 @@ export async function changeFeed(
   const streams = new DynamoDBStreamsClient(config);
   try {
     await createTables(client, orders, byCustomer);
-    // a few orders on each run: new ones, one changed, one cancelled (deleted)
+    // a few orders on each run: new ones, one shipped, one cancelled (deleted), one moved to another customer
     const run = Date.now();
     const placed: Order[] = [0, 1, 2].map((i) => ({
       orderId: 2n ** 62n + BigInt(run) * 10n + BigInt(i),
@@ -63,6 +73,7 @@ export async function changeFeed(
       from<WriteRequest<Order>[]>([
         { table: orders, put: { ...placed[0]!, status: 'shipped' } },
         { table: orders, delete: { orderId: placed[2]!.orderId } },
+        { table: orders, put: { ...placed[1]!, customer: 'customer#9' } },
       ]).pipe(dynamoBatchWriteRequests(client)),
     );
 
@@ -71,8 +82,13 @@ export async function changeFeed(
       dynamoStreamBatches<Order>(streams, orders, { checkpoint: saved, idleDelayMs: 200 }).pipe(
         // one batch at a time: it is applied, then its checkpoint saved, before the next
         concatMap(async (batch: ChangeBatch<Order>) => {
-          // the last change of each order wins within a batch (a batch write takes one request per key)
-          const writes = new Map(batch.records.map((change) => [String(change.keys.orderId), writeFor(change, byCustomer)]));
+          // the last write per projection key wins within a batch (a batch write takes one request per key)
+          const writes = new Map<string, WriteRequest>();
+          for (const change of batch.records)
+            for (const [key, write] of writesFor(change, byCustomer)) {
+              writes.delete(key);
+              writes.set(key, write);
+            }
           await lastValueFrom(from([...writes.values()]).pipe(dynamoBatchWriteRequests(client)), { defaultValue: undefined });
           writeFileSync(checkpointFile, JSON.stringify(batch.checkpoint));
           return batch;

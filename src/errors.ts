@@ -258,8 +258,9 @@ export type StreamErrorCode =
   | 'stream.unreadableRecord';
 
 /**
- * The error a Streams source (`dynamoStream`, `dynamoStreamBatches`) fails with. Every batch before it was handed on;
- * `checkpoint` covers them all: pass it as the `checkpoint` option to go on from there.
+ * The error a Streams source (`dynamoStream`, `dynamoStreamBatches`) fails with. Go on from the checkpoint of the
+ * last batch you finished handling: batches still queued in your pipeline (inside a `concatMap`) are dropped by the
+ * error. `checkpoint` is the one after the last batch *emitted*: use it only when you handled every batch as it came.
  */
 export class StreamError extends Error {
   override readonly name = 'StreamError';
@@ -267,7 +268,7 @@ export class StreamError extends Error {
   constructor(
     readonly code: StreamErrorCode,
     message: string,
-    /** The checkpoint after the last batch handed on (absent when the stream was never reached). */
+    /** The checkpoint after the last batch emitted (absent when the stream was never reached); see above. */
     readonly checkpoint: StreamCheckpoint | undefined,
     cause?: unknown,
   ) {

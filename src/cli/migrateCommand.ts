@@ -188,8 +188,12 @@ async function replay(
     process.stderr.write(`migrate: ${state.replayed} changes replayed, lag ${(lagMs / 1000).toFixed(1)} s\n`);
   };
   const link = backpressure({ highWaterMark: 10_000 });
+  /** Changes lost to the stream's 24-hour trimming: the target cannot converge any more. */
+  const lost: string[] = [];
   const apply = (batch: ChangeBatch): Observable<ChangeBatch> =>
     defer(async () => {
+      if (lost.length > 0)
+        throw new Error(`${lost[0]} The target cannot catch up with what was lost: start the migration over (without --resume)`);
       const r = await replayWrites(batch.records, to, names, transform, since);
       for (const { record, error } of r.failed) {
         job.tally.failed++;
@@ -237,6 +241,7 @@ async function replay(
     idleDelayMs: Math.min(250, options.pollMs ?? 2000),
     maxIdleDelayMs: options.pollMs ?? 2000,
     backpressure: link,
+    onTrimmed: (message) => lost.push(message),
   }).pipe(
     concatMap(apply),
     takeWhile((batch) => !(options.untilCaughtUp && batch.caughtUp), true),

@@ -25,9 +25,9 @@ describe('examples/change-feed.ts', () => {
   it('should apply each run only the changes since the last checkpoint, leaving the projection exactly as the orders', async () => {
     const [orders, byCustomer] = [uniqueTable('Orders'), uniqueTable('ByCustomer')];
     const checkpoint = join(tempDir(), 'feed.json');
-    // each run places three orders, ships one and cancels (deletes) one: five changes
-    expect(await changeFeed(inject('dynamoEndpoint'), orders, byCustomer, checkpoint)).toEqual({ changes: 5, removed: 1 });
-    expect(await changeFeed(inject('dynamoEndpoint'), orders, byCustomer, checkpoint)).toEqual({ changes: 5, removed: 1 });
+    // each run places three orders, ships one, cancels (deletes) one and moves one to another customer: six changes
+    expect(await changeFeed(inject('dynamoEndpoint'), orders, byCustomer, checkpoint)).toEqual({ changes: 6, removed: 1 });
+    expect(await changeFeed(inject('dynamoEndpoint'), orders, byCustomer, checkpoint)).toEqual({ changes: 6, removed: 1 });
     const { orders: now, projections } = await tables(orders, byCustomer);
     expect(now).toHaveLength(4);
     // the orders as scanAll reads them (the SDK's plain unmarshall): ids beyond 2^53 as NumberValue text
@@ -39,6 +39,9 @@ describe('examples/change-feed.ts', () => {
     }));
     expect(projections.sort(byOrder)).toEqual(expected.sort(byOrder));
     expect(projections.map((p) => p.status).sort()).toEqual(['PLACED', 'PLACED', 'SHIPPED', 'SHIPPED']);
+    // the moved orders are under their new customer only: their old projection was deleted
+    expect(projections.filter((p) => p.customer === 'customer#9')).toHaveLength(2);
+    expect(projections.map((p) => p.customer).sort()).toEqual(['customer#0', 'customer#0', 'customer#9', 'customer#9']);
     // 2^62 + run * 10 + i: beyond 2^53, every digit kept, and the three of a run differ by 1
     const ids = projections.map((p) => BigInt(String(p.order))).sort((a, b) => (a < b ? -1 : 1));
     expect(ids.every((id) => id > 2n ** 62n)).toBe(true);
@@ -60,7 +63,7 @@ describe('examples/change-feed.ts', () => {
     const run = () => promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/change-feed.ts'], { cwd: root, env });
     const first = await run();
     expect(first.stdout).toMatch(/^applied \d+ changes \(\d+ removals\) to OrdersByCustomer; the checkpoint is saved\n$/);
-    // the second run from the first one's checkpoint: its own five changes only
-    expect((await run()).stdout).toBe('applied 5 changes (1 removals) to OrdersByCustomer; the checkpoint is saved\n');
+    // the second run from the first one's checkpoint: its own six changes only
+    expect((await run()).stdout).toBe('applied 6 changes (1 removals) to OrdersByCustomer; the checkpoint is saved\n');
   }, 60_000);
 });
