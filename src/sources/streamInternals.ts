@@ -114,6 +114,9 @@ export function validateStreamOptions(options: StreamOptions): void {
   if (options.checkpoint !== undefined) checkCheckpoint(options.checkpoint);
 }
 
+/** Empty answers in a row after which an open shard counts as idle: until then it is polled again at once. */
+const EMPTY_ANSWERS_BEFORE_IDLE = 3;
+
 const errorName = (error: unknown) => (error as { name?: string } | null)?.name;
 
 /** The batches of one subscription. */
@@ -136,6 +139,8 @@ export class StreamRun<T extends object = Item> {
   private caughtUp = false;
   /** Empty answers in a row, by shard: the idle wait doubles with each. */
   private readonly emptyPolls = new Map<string, number>();
+  /** Shards restarted from where a LATEST reading began: records older than this (ms) are skipped. */
+  private readonly notBefore = new Map<string, number>();
 
   constructor(
     private readonly subscriber: Subscriber<ChangeBatch<T>>,
@@ -216,7 +221,15 @@ export class StreamRun<T extends object = Item> {
 
   private listed(shards: ShardListing[]): void {
     this.discovering = false;
-    for (const id of this.book!.list(shards)) this.startShard(id);
+    const startable = this.book!.list(shards);
+    for (const { shardId, sequenceNumber } of this.book!.lost)
+      this.trimmed(
+        `Shard ${shardId} of ${this.streamArn} was trimmed (older than 24 hours) before it was read to its end${sequenceNumber ? ` (the checkpoint was at sequence number ${sequenceNumber})` : ''}: ${sequenceNumber ? 'its records after that' : 'its records'} are lost; reading goes on with its children.`,
+      );
+    for (const id of startable) this.startShard(id);
+    // a shard that became idle while this listing was in flight found the reader busy: look again now
+    const idle = [...this.idle].find((id) => this.reading.has(id));
+    if (idle !== undefined) this.checkCaughtUp(idle);
     if (this.discoverAgain) {
       this.discoverAgain = false;
       return this.discover();
@@ -230,12 +243,13 @@ export class StreamRun<T extends object = Item> {
 
   private startShard(shardId: string): void {
     this.reading.add(shardId);
-    this.iterator(shardId, this.book!.begin(shardId));
+    this.iterator(shardId, this.book!.begin(shardId, this.scheduler.now()));
   }
 
   /** Asks for an iterator of `shardId` at `at`, then polls it. */
   private iterator(shardId: string, at: IteratorStart): void {
     const { GetShardIteratorCommand } = streamsCommands();
+    if (at.type === 'TRIM_HORIZON' && at.notBefore !== undefined) this.notBefore.set(shardId, at.notBefore);
     this.call(
       new GetShardIteratorCommand({
         StreamArn: this.streamArn,
@@ -266,9 +280,9 @@ export class StreamRun<T extends object = Item> {
         new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }),
         (output: { Records?: WireRecord[]; NextShardIterator?: string }) => {
           const wire = output.Records ?? [];
-          let records;
+          let all;
           try {
-            records = wire.map((r) => toChangeRecord<T>(r, shardId, this.unmarshal));
+            all = wire.map((r) => toChangeRecord<T>(r, shardId, this.unmarshal));
           } catch (error) {
             const at = wire.map((r) => r.dynamodb?.SequenceNumber).join(', ');
             return this.fail(
@@ -277,24 +291,42 @@ export class StreamRun<T extends object = Item> {
               error,
             );
           }
-          const last = records.at(-1);
+          const records = this.since(shardId, all);
+          const last = all.at(-1);
           if (last) this.book!.advance(shardId, last.sequenceNumber);
           if (!output.NextShardIterator) return this.ended(shardId, records);
           if (records.length > 0) this.emit(shardId, records, false);
           const next = output.NextShardIterator;
-          if (records.length > 0) {
+          if (all.length > 0) {
             this.emptyPolls.delete(shardId);
             return this.poll(shardId, next, records.length);
           }
-          this.idle.add(shardId);
-          this.checkCaughtUp(shardId);
+          // an empty answer is not yet idleness: a shard may hold stretches with no records, which the next calls
+          // pass (AWS: "it might take multiple calls"), and a closed shard is read on to its end at once
           const empty = (this.emptyPolls.get(shardId) ?? 0) + 1;
           this.emptyPolls.set(shardId, empty);
-          this.later(Math.min(maxIdleDelayMs, idleDelayMs * 2 ** (empty - 1)), () => this.poll(shardId, next, 0));
+          if (this.book!.isClosed(shardId) || empty < EMPTY_ANSWERS_BEFORE_IDLE) return this.poll(shardId, next, 0);
+          this.idle.add(shardId);
+          this.checkCaughtUp(shardId);
+          const wait = idleDelayMs * 2 ** (empty - EMPTY_ANSWERS_BEFORE_IDLE);
+          this.later(Math.min(maxIdleDelayMs, wait), () => this.poll(shardId, next, 0));
         },
         (error) => this.shardError(shardId, error, this.book!.resumeAt(shardId)),
       ),
     );
+  }
+
+  /** Records of `shardId` not older than where its reading from LATEST began (after a restart; see `ShardPosition.since`). */
+  private since(shardId: string, records: ChangeBatch<T>['records']): ChangeBatch<T>['records'] {
+    const cut = this.notBefore.get(shardId);
+    if (cut === undefined) return records;
+    const kept = records.filter((r) => !r.approximateCreationTime || r.approximateCreationTime.getTime() >= cut);
+    if (kept.length > 0) this.notBefore.delete(shardId); // records come in order: the rest are newer
+    return kept;
+  }
+
+  private trimmed(message: string): void {
+    (this.options.onTrimmed ?? ((m: string) => process.emitWarning(m, { code: 'RXJS_DYNAMODB_STREAM_TRIMMED' })))(message);
   }
 
   /** The shard was read to its end: say so (with its last records), and look for its children. */
@@ -332,7 +364,7 @@ export class StreamRun<T extends object = Item> {
         return true;
       case 'TrimmedDataAccessException': {
         const message = `Records of shard ${shardId} of ${this.streamArn} were trimmed (older than 24 hours) before they were read${at.type === 'AFTER_SEQUENCE_NUMBER' ? ` (after sequence number ${at.sequenceNumber})` : ''}: reading goes on from the oldest record kept.`;
-        (this.options.onTrimmed ?? ((m: string) => process.emitWarning(m, { code: 'RXJS_DYNAMODB_STREAM_TRIMMED' })))(message);
+        this.trimmed(message);
         this.iterator(shardId, { type: 'TRIM_HORIZON' });
         return true;
       }
@@ -405,7 +437,9 @@ export class StreamRun<T extends object = Item> {
 
   private fail(code: 'stream.notEnabled' | 'stream.callFailed' | 'stream.unreadableRecord', message: string, cause?: unknown): void {
     const checkpoint = this.book?.checkpoint();
-    const where = checkpoint ? ' Every batch before was handed on: its checkpoint (error.checkpoint) goes on from there.' : '';
+    const where = checkpoint
+      ? ' Go on from the checkpoint of the last batch you handled (error.checkpoint is the one after the last batch emitted).'
+      : '';
     this.subscriber.error(new StreamError(code, `${message}.${where}`, checkpoint, cause));
   }
 }

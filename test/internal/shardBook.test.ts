@@ -88,18 +88,25 @@ describe('ShardBook: which shards may start', () => {
 describe('ShardBook: where each shard starts', () => {
   const starts = (start: StreamStart, checkpoint?: StreamCheckpoint) => new ShardBook(ARN, start, checkpoint);
 
-  it.each<{ name: string; start: StreamStart; expected: IteratorStart }>([
+  // a LATEST reading restarted before its first record goes back to where it began, less the minute's margin
+  it.each<{ name: string; start: StreamStart; expected: IteratorStart; resumed: IteratorStart }>([
     {
       name: 'TRIM_HORIZON for a shard of the first listing with start TRIM_HORIZON',
       start: 'TRIM_HORIZON',
       expected: { type: 'TRIM_HORIZON' },
+      resumed: { type: 'TRIM_HORIZON' },
     },
-    { name: 'LATEST for a shard of the first listing with start LATEST', start: 'LATEST', expected: { type: 'LATEST' } },
-  ])('should give $name', ({ start, expected }) => {
+    {
+      name: 'LATEST for a shard of the first listing with start LATEST',
+      start: 'LATEST',
+      expected: { type: 'LATEST' },
+      resumed: { type: 'TRIM_HORIZON', notBefore: Date.parse('2024-05-01T11:59:00.000Z') },
+    },
+  ])('should give $name', ({ start, expected, resumed }) => {
     const book = starts(start);
     book.list([open('s1')]);
-    expect(book.begin('s1')).toEqual(expected);
-    expect(book.resumeAt('s1')).toEqual(expected);
+    expect(book.begin('s1', Date.parse('2024-05-01T12:00:00.000Z'))).toEqual(expected);
+    expect(book.resumeAt('s1')).toStrictEqual(resumed);
   });
 
   it('should give AFTER_SEQUENCE_NUMBER of the last record handed on after advance, whatever the start', () => {
@@ -143,8 +150,10 @@ describe('ShardBook: where each shard starts', () => {
     expect(book.list([closed('p'), open('c', 'p'), closed('q')])).toEqual(['c']);
     expect(book.isDone('p')).toBe(true);
     expect(book.isDone('q')).toBe(true);
-    expect(book.begin('c')).toEqual({ type: 'LATEST' });
-    expect(book.checkpoint()).toStrictEqual(checkpointOf({ p: { done: true }, q: { done: true } }));
+    expect(book.begin('c', Date.parse('2024-05-01T12:00:00.000Z'))).toEqual({ type: 'LATEST' });
+    expect(book.checkpoint()).toStrictEqual(
+      checkpointOf({ p: { done: true }, q: { done: true }, c: { parent: 'p', since: '2024-05-01T12:00:00.000Z' } }),
+    );
   });
 
   it('should read shards already closed at the first listing with start TRIM_HORIZON', () => {
@@ -268,9 +277,100 @@ describe('ShardBook: checkpoints', () => {
   });
 });
 
+describe('ShardBook: since, where a reading from LATEST began', () => {
+  const NOON = Date.parse('2024-05-01T12:00:00.000Z');
+
+  it('should record since (the ISO time of now) for a shard begun at LATEST, and resume it a minute before', () => {
+    const book = new ShardBook(ARN, 'LATEST');
+    book.list([open('s1')]);
+    expect(book.begin('s1', NOON)).toStrictEqual({ type: 'LATEST' });
+    expect(book.checkpoint()).toStrictEqual(checkpointOf({ s1: { since: '2024-05-01T12:00:00.000Z' } }));
+    expect(book.resumeAt('s1')).toStrictEqual({ type: 'TRIM_HORIZON', notBefore: Date.parse('2024-05-01T11:59:00.000Z') });
+  });
+
+  it('should record no since for a shard begun at TRIM_HORIZON or after a sequence number', () => {
+    const book = new ShardBook(ARN, 'LATEST', checkpointOf({ s1: { sequenceNumber: '100' } }));
+    book.list([open('s1'), open('s2')]);
+    expect(book.begin('s1', NOON)).toStrictEqual({ type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: '100' });
+    expect(book.begin('s2', NOON)).toStrictEqual({ type: 'TRIM_HORIZON' });
+    expect(book.checkpoint()).toStrictEqual(checkpointOf({ s1: { sequenceNumber: '100' } }));
+  });
+
+  it('should clear since once a record of the shard is handed on', () => {
+    const book = new ShardBook(ARN, 'LATEST');
+    book.list([open('s1', 'p0')]);
+    book.begin('s1', NOON);
+    book.advance('s1', '100');
+    expect(book.checkpoint()).toStrictEqual(checkpointOf({ s1: { parent: 'p0', sequenceNumber: '100' } }));
+    expect(book.resumeAt('s1')).toStrictEqual({ type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: '100' });
+  });
+
+  it.each<StreamStart>(['LATEST', 'TRIM_HORIZON'])(
+    'should begin a checkpointed shard with since at TRIM_HORIZON, notBefore a minute before since, keeping since (start %s)',
+    (start) => {
+      const book = new ShardBook(ARN, start, checkpointOf({ s1: { since: '2024-05-01T12:00:00.000Z' } }));
+      expect(book.list([open('s1')])).toEqual(['s1']);
+      // begun hours later: since stays where the first reading began
+      expect(book.begin('s1', Date.parse('2024-05-01T15:00:00.000Z'))).toStrictEqual({
+        type: 'TRIM_HORIZON',
+        notBefore: Date.parse('2024-05-01T11:59:00.000Z'),
+      });
+      expect(book.checkpoint()).toStrictEqual(checkpointOf({ s1: { since: '2024-05-01T12:00:00.000Z' } }));
+    },
+  );
+
+  it('should prefer the sequence number to since when a position has both', () => {
+    const book = new ShardBook(ARN, 'LATEST', checkpointOf({ s1: { sequenceNumber: '100', since: '2024-05-01T12:00:00.000Z' } }));
+    book.list([open('s1')]);
+    expect(book.begin('s1', NOON)).toStrictEqual({ type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: '100' });
+  });
+});
+
+describe('ShardBook: checkpointed shards no longer listed', () => {
+  it('should report a checkpointed shard not done and no longer listed in lost, and drop it from the positions', () => {
+    const book = new ShardBook(
+      ARN,
+      'TRIM_HORIZON',
+      checkpointOf({
+        p: { sequenceNumber: '150' },
+        q: { since: '2024-05-01T12:00:00.000Z' },
+        old: { sequenceNumber: '9', done: true },
+        c: { parent: 'p', sequenceNumber: '400' },
+      }),
+    );
+    expect(book.list([open('c', 'p')])).toEqual(['c']);
+    expect(book.lost).toStrictEqual([{ shardId: 'p', sequenceNumber: '150' }, { shardId: 'q' }]);
+    expect(book.checkpoint()).toStrictEqual(checkpointOf({ c: { parent: 'p', sequenceNumber: '400' } }));
+    // said by the listing that found it, not again
+    expect(book.list([open('c', 'p')])).toEqual(['c']);
+    expect(book.lost).toStrictEqual([]);
+  });
+
+  it('should not report a shard being read that a listing no longer holds, nor drop it', () => {
+    const book = new ShardBook(ARN, 'TRIM_HORIZON', checkpointOf({ s1: { sequenceNumber: '100' } }));
+    book.list([open('s1')]);
+    book.begin('s1');
+    book.list([]);
+    expect(book.lost).toStrictEqual([]);
+    expect(book.checkpoint()).toStrictEqual(checkpointOf({ s1: { sequenceNumber: '100' } }));
+  });
+
+  it('should drop a done shard no longer listed without reporting it', () => {
+    const book = new ShardBook(ARN, 'TRIM_HORIZON', checkpointOf({ p: { sequenceNumber: '300', done: true } }));
+    expect(book.list([open('c', 'p')])).toEqual(['c']);
+    expect(book.lost).toStrictEqual([]);
+    expect(book.checkpoint()).toStrictEqual(checkpointOf({}));
+  });
+});
+
 describe('checkCheckpoint', () => {
   it('should return a well-formed checkpoint as it is', () => {
-    const c = checkpointOf({ s1: { sequenceNumber: '000123' }, s2: { done: true, parent: 's0' }, s3: {} });
+    const c = checkpointOf({
+      s1: { sequenceNumber: '000123' },
+      s2: { done: true, parent: 's0' },
+      s3: {},
+      s4: { since: '2024-05-01T12:00:00.000Z' },
+    });
     expect(checkCheckpoint(c)).toBe(c);
   });
 
@@ -314,6 +414,16 @@ describe('checkCheckpoint', () => {
       name: 'a parent that is a number',
       input: checkpointOf({ s1: { parent: 7 as never } }),
       message: 'shard s1: parent must be a string',
+    },
+    {
+      name: 'a since that is not a time',
+      input: checkpointOf({ s1: { since: 'yesterday' } }),
+      message: 'shard s1: since must be an ISO time',
+    },
+    {
+      name: 'a since that is a number',
+      input: checkpointOf({ s1: { since: 1714564800000 as never } }),
+      message: 'shard s1: since must be an ISO time',
     },
   ])('should refuse $name, saying what is wrong', ({ input, message }) => {
     expect(() => checkCheckpoint(input)).toThrow(TypeError);

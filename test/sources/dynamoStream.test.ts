@@ -12,7 +12,16 @@ import {
   type StreamOptions,
 } from 'rxjs-dynamodb';
 import { testScheduler } from '../helpers/marbles.js';
-import { awsError, type FakeShard, fakeStreamsClient, insert, modify, remove, STREAM_ARN } from '../helpers/fakeStreamsClient.js';
+import {
+  awsError,
+  type FakeShard,
+  type FakeWireRecord,
+  fakeStreamsClient,
+  insert,
+  modify,
+  remove,
+  STREAM_ARN,
+} from '../helpers/fakeStreamsClient.js';
 
 /** A batch as one short string: `shard:seq,seq`, then `|` when it ends its shard, `~` when it says the reader caught up. */
 const summary = (b: ChangeBatch) =>
@@ -33,6 +42,12 @@ function watch<T>(scheduler: TestScheduler, source: Observable<T>, until?: numbe
 
 const checkpointOf = (shards: StreamCheckpoint['shards']): StreamCheckpoint => ({ version: 1, streamArn: STREAM_ARN, shards });
 
+/** `record`, stamped by DynamoDB at `time` (ISO; the TestScheduler's clock is virtual ms from 1970-01-01T00:00:00.000Z). */
+const createdAt = (record: FakeWireRecord, time: string): FakeWireRecord => ({
+  ...record,
+  dynamodb: { ...record.dynamodb, ApproximateCreationDateTime: new Date(time) },
+});
+
 describe('dynamoStreamBatches: shard splits (virtual time)', () => {
   it("should read a split's child only after its parent ended, handing on every record of the parent first", () => {
     const scheduler = testScheduler();
@@ -44,8 +59,8 @@ describe('dynamoStreamBatches: shard splits (virtual time)', () => {
       ];
       const fake = fakeStreamsClient(() => scheduler.now(), cold, shards);
       const batches = dynamoStreamBatches(fake.client, STREAM_ARN, { scheduler, idleDelayMs: 50, discoveryIntervalMs: 1000 });
-      // d: c answered with nothing new at 8, and it is the only shard being read: caught up (said once)
-      expectObservable(batches.pipe(map(summary)), '^ 99ms !').toBe('---ab--cd', { a: 'p:100,200', b: 'p:300|', c: 'c:400', d: 'c:~' });
+      // d: c answered with nothing new at 8, 9 and 10, and it is the only shard being read: caught up at the 3rd (said once)
+      expectObservable(batches.pipe(map(summary)), '^ 99ms !').toBe('---ab--c--d', { a: 'p:100,200', b: 'p:300|', c: 'c:400', d: 'c:~' });
       flush();
       expect(fake.log()).toEqual([
         '0 DescribeStream',
@@ -56,7 +71,9 @@ describe('dynamoStreamBatches: shard splits (virtual time)', () => {
         '5 GetShardIterator c TRIM_HORIZON',
         '6 GetRecords c/0/0',
         '7 GetRecords c/1/0',
-        '58 GetRecords c/1/0', // c is open and had nothing new at 8: polled again idleDelayMs later
+        '8 GetRecords c/1/0', // c is open and had nothing new at 8 and 9: polled again at once
+        '9 GetRecords c/1/0',
+        '60 GetRecords c/1/0', // nothing new at 10, the 3rd empty answer in a row: idle, polled again idleDelayMs later
       ]);
     });
   });
@@ -93,6 +110,52 @@ describe('dynamoStreamBatches: shard splits (virtual time)', () => {
       ]);
     });
   });
+
+  it('should read a closed shard on at once through its empty pages, never idle, and catch up only after its child was read', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, flush }) => {
+      const shards: FakeShard[] = [
+        // p is closed (listed with an EndingSequenceNumber): three empty pages in its middle, then its last record
+        { shardId: 'p', closed: true, pages: [[insert('a', '1', '100')], [], [], [], [modify('a', '1', '2', '300')]] },
+        { shardId: 'c', parentShardId: 'p', pages: [[modify('a', '2', '3', '400')]] },
+        // o is open and has nothing: idle from 5 on, while p is still being read
+        { shardId: 'o', pages: [] },
+      ];
+      const fake = fakeStreamsClient(() => scheduler.now(), cold, shards);
+      const batches = watch(scheduler, dynamoStreamBatches(fake.client, STREAM_ARN, { scheduler, idleDelayMs: 50 }), 100);
+      flush();
+      // no caught-up batch while p is read (o idle at 5 is not enough), nor before c's 3rd empty answer, at 13
+      expect(batches.seen.map(([at, b]) => [at, summary(b), b.caughtUp])).toEqual([
+        [3, 'p:100', false],
+        [7, 'p:300|', false],
+        [10, 'c:400', false],
+        [13, 'c:~', true],
+      ]);
+      expect(fake.log().filter((l) => !l.includes(' o'))).toEqual([
+        '0 DescribeStream',
+        '1 GetShardIterator p TRIM_HORIZON',
+        '2 GetRecords p/0/0',
+        '3 GetRecords p/1/0',
+        '4 GetRecords p/2/0', // empty answers at 4, 5 and 6: p is closed, polled again at once each time
+        '5 GetRecords p/3/0',
+        '6 GetRecords p/4/0',
+        '7 DescribeStream', // p ended at 7
+        '8 GetShardIterator c TRIM_HORIZON',
+        '9 GetRecords c/0/0',
+        '10 GetRecords c/1/0',
+        '11 GetRecords c/1/0',
+        '12 GetRecords c/1/0',
+        '63 GetRecords c/1/0',
+      ]);
+      expect(fake.log().filter((l) => l.includes(' o'))).toEqual([
+        '1 GetShardIterator o TRIM_HORIZON',
+        '2 GetRecords o/0/0',
+        '3 GetRecords o/0/0',
+        '4 GetRecords o/0/0',
+        '55 GetRecords o/0/0', // idle from 5: idleDelayMs later
+      ]);
+    });
+  });
 });
 
 describe('dynamoStreamBatches: polling (virtual time)', () => {
@@ -103,13 +166,14 @@ describe('dynamoStreamBatches: polling (virtual time)', () => {
       const options = { scheduler, idleDelayMs: 50, maxIdleDelayMs: 300 };
       const batches = watch(scheduler, dynamoStreamBatches(fake.client, STREAM_ARN, options), 700);
       flush();
-      // caught up at 4, said once: the empty answers after it say nothing
+      // caught up at 6 (the 3rd empty answer in a row), said once: the empty answers after it say nothing
       expect(batches.seen.map(([at, b]) => [at, summary(b)])).toEqual([
         [3, 's:100'],
-        [4, 's:~'],
+        [6, 's:~'],
       ]);
-      // records at 3: the next call at once; nothing at 4, 55, 156, 357: the next one 50, 100, 200, then 300 (the cap) later
-      expect(fake.calls.filter((c) => c.name === 'GetRecords').map((c) => c.at)).toEqual([2, 3, 54, 155, 356, 657]);
+      // records at 3: the next call at once; nothing at 4 and 5: at once again; nothing at 6, 57, 158, 359: the next
+      // one 50, 100, 200, then 300 (the cap) later
+      expect(fake.calls.filter((c) => c.name === 'GetRecords').map((c) => c.at)).toEqual([2, 3, 4, 5, 56, 157, 358, 659]);
     });
   });
 
@@ -123,12 +187,50 @@ describe('dynamoStreamBatches: polling (virtual time)', () => {
       expect(batches.seen.map(([at, b]) => [at, summary(b)])).toEqual([
         [3, 's:100,200'],
         [4, 's:300'],
-        [5, 's:~'],
+        [7, 's:~'],
       ]);
+      // nothing new at 5 and 6: polled again at once; at 7, the 3rd empty answer: caught up, the next poll at 57
       expect(fake.calls.filter((c) => c.name === 'GetRecords').map((c) => [c.at, c.input])).toEqual([
         [2, { ShardIterator: 's/0/0', Limit: 2 }],
         [3, { ShardIterator: 's/0/2', Limit: 2 }],
         [4, { ShardIterator: 's/1/0', Limit: 2 }],
+        [5, { ShardIterator: 's/1/0', Limit: 2 }],
+        [6, { ShardIterator: 's/1/0', Limit: 2 }],
+      ]);
+    });
+  });
+
+  it('should poll an open shard again at once after its 1st and 2nd empty answers in a row, and count it idle from the 3rd', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, flush }) => {
+      // three empty pages in a row, then a record: the count of empty answers starts again after it
+      const shards: FakeShard[] = [{ shardId: 's', pages: [[insert('a', '1', '100')], [], [], [], [insert('b', '1', '200')]] }];
+      const fake = fakeStreamsClient(() => scheduler.now(), cold, shards);
+      const batches = watch(
+        scheduler,
+        dynamoStreamBatches(fake.client, STREAM_ARN, { scheduler, idleDelayMs: 50, maxIdleDelayMs: 150 }),
+        400,
+      );
+      flush();
+      // caught up only at the 3rd empty answer in a row (6, then 60), not at the 1st or 2nd
+      expect(batches.seen.map(([at, b]) => [at, summary(b)])).toEqual([
+        [3, 's:100'],
+        [6, 's:~'],
+        [57, 's:200'],
+        [60, 's:~'],
+      ]);
+      expect(fake.log().filter((l) => l.includes('GetRecords'))).toEqual([
+        '2 GetRecords s/0/0',
+        '3 GetRecords s/1/0', // records at 3: at once
+        '4 GetRecords s/2/0', // 1st empty answer at 4: at once
+        '5 GetRecords s/3/0', // 2nd at 5: at once
+        '56 GetRecords s/4/0', // 3rd at 6: idle, idleDelayMs later
+        '57 GetRecords s/5/0', // records at 57: at once, and the count starts again
+        '58 GetRecords s/5/0', // 1st empty answer at 58: at once
+        '59 GetRecords s/5/0', // 2nd at 59: at once
+        '110 GetRecords s/5/0', // 3rd at 60: idleDelayMs (50) later, not 200
+        '211 GetRecords s/5/0', // 4th at 111: 100 later
+        '362 GetRecords s/5/0', // 5th at 212: 200, capped at maxIdleDelayMs (150)
       ]);
     });
   });
@@ -170,17 +272,21 @@ describe('dynamoStreamBatches: polling (virtual time)', () => {
         idleDelayMs: 1000,
         discoveryIntervalMs: 20,
       });
-      // s1 has nothing after LATEST: caught up at 3; s2's records at 24; caught up again at 25
-      expectObservable(batches.pipe(map(summary)), '^ 49ms !').toBe('---a 20ms bc', { a: 's1:~', b: 's2:500,600', c: 's2:~' });
+      // s1 has nothing after LATEST: caught up at 5 (its 3rd empty answer); s2's records at 24; caught up again at 27
+      expectObservable(batches.pipe(map(summary)), '^ 49ms !').toBe('-----a 18ms b--c', { a: 's1:~', b: 's2:500,600', c: 's2:~' });
       flush();
       expect(fake.log()).toEqual([
         '0 DescribeStream',
         '1 GetShardIterator s1 LATEST',
         '2 GetRecords s1/1/0',
+        '3 GetRecords s1/1/0',
+        '4 GetRecords s1/1/0', // idle from 5: next polled idleDelayMs (1000) later
         '21 DescribeStream', // listed at 1: the next listing discoveryIntervalMs later
         '22 GetShardIterator s2 TRIM_HORIZON',
         '23 GetRecords s2/0/0',
         '24 GetRecords s2/1/0',
+        '25 GetRecords s2/1/0',
+        '26 GetRecords s2/1/0',
         '42 DescribeStream',
       ]);
     });
@@ -198,7 +304,7 @@ describe('dynamoStreamBatches: iterators and trimming (virtual time)', () => {
         answer: (call) => (call.name === 'GetRecords' && call.n === 1 ? { error: awsError('ExpiredIteratorException') } : undefined),
       });
       const batches = dynamoStreamBatches(fake.client, STREAM_ARN, { scheduler, idleDelayMs: 50 }).pipe(map(summary));
-      expectObservable(batches, '^ 19ms !').toBe('---a--bc', { a: 's:100,200', b: 's:300', c: 's:~' });
+      expectObservable(batches, '^ 19ms !').toBe('---a--b--c', { a: 's:100,200', b: 's:300', c: 's:~' });
       flush();
       expect(fake.log()).toEqual([
         '0 DescribeStream',
@@ -208,6 +314,8 @@ describe('dynamoStreamBatches: iterators and trimming (virtual time)', () => {
         '4 GetShardIterator s AFTER_SEQUENCE_NUMBER 200',
         '5 GetRecords s/1/0',
         '6 GetRecords s/2/0',
+        '7 GetRecords s/2/0',
+        '8 GetRecords s/2/0',
       ]);
     });
   });
@@ -248,7 +356,7 @@ describe('dynamoStreamBatches: iterators and trimming (virtual time)', () => {
           checkpoint: checkpointOf({ 'shardId-0001': { sequenceNumber: '50' } }),
           onTrimmed: (message) => trimmed.push([scheduler.now(), message]),
         }),
-        6,
+        8, // caught up at 7, at the 3rd empty answer in a row
       );
       flush();
       expect(trimmed).toEqual([[2, expect.stringContaining(`Records of shard shardId-0001 of ${STREAM_ARN} were trimmed`)]]);
@@ -261,7 +369,7 @@ describe('dynamoStreamBatches: iterators and trimming (virtual time)', () => {
       ]);
       expect(batches.seen.map(([at, b]) => [at, summary(b)])).toEqual([
         [4, 'shardId-0001:100'],
-        [5, 'shardId-0001:~'],
+        [7, 'shardId-0001:~'],
       ]);
     });
   });
@@ -290,7 +398,7 @@ describe('dynamoStreamBatches: iterators and trimming (virtual time)', () => {
       expect(batches.seen.map(([at, b]) => [at, summary(b)])).toEqual([
         [3, 's:100'],
         [6, 's:300'],
-        [7, 's:~'],
+        [9, 's:~'],
       ]);
       expect(fake.log().slice(3, 6)).toEqual(['3 GetRecords s/1/0', '4 GetShardIterator s TRIM_HORIZON', '5 GetRecords s/2/0']);
     });
@@ -308,7 +416,7 @@ describe('dynamoStreamBatches: iterators and trimming (virtual time)', () => {
           call.name === 'GetShardIterator' && call.input.ShardId === 'p' ? { error: awsError('ResourceNotFoundException') } : undefined,
       });
       const batches = dynamoStreamBatches(fake.client, STREAM_ARN, { scheduler, idleDelayMs: 50 });
-      expectObservable(batches.pipe(map(summary)), '^ 9ms !').toBe('--a--bc', { a: 'p:|', b: 'c:400', c: 'c:~' });
+      expectObservable(batches.pipe(map(summary)), '^ 9ms !').toBe('--a--b--c', { a: 'p:|', b: 'c:400', c: 'c:~' });
       flush();
       expect(fake.log()).toEqual([
         '0 DescribeStream',
@@ -317,6 +425,8 @@ describe('dynamoStreamBatches: iterators and trimming (virtual time)', () => {
         '3 GetShardIterator c TRIM_HORIZON',
         '4 GetRecords c/0/0',
         '5 GetRecords c/1/0',
+        '6 GetRecords c/1/0',
+        '7 GetRecords c/1/0',
       ]);
     });
   });
@@ -342,18 +452,20 @@ describe('dynamoStreamBatches: throttling (virtual time)', () => {
         });
         const batches = watch(scheduler, dynamoStreamBatches(fake.client, STREAM_ARN, retryOptions(scheduler)), 60);
         flush();
-        // fails at 4, waits 10; fails at 15, waits 20; answers at 36
+        // fails at 4, waits 10; fails at 15, waits 20; answers at 36; nothing new at 37, 38 and 39 (caught up)
         expect(fake.calls.filter((c) => c.name === 'GetRecords').map((c) => [c.at, c.input.ShardIterator])).toEqual([
           [2, 's/0/0'],
           [3, 's/1/0'],
           [14, 's/1/0'],
           [35, 's/1/0'],
           [36, 's/2/0'],
+          [37, 's/2/0'],
+          [38, 's/2/0'],
         ]);
         expect(batches.seen.map(([at, b]) => [at, summary(b)])).toEqual([
           [3, 's:100'],
           [36, 's:200'],
-          [37, 's:~'],
+          [39, 's:~'],
         ]);
         expect(batches.out.error).toBeUndefined();
       });
@@ -518,7 +630,7 @@ describe('dynamoStreamBatches: unsubscribing (virtual time)', () => {
     const scheduler = testScheduler();
     scheduler.run(({ cold, flush }) => {
       const fake = fakeStreamsClient(() => scheduler.now(), cold, [{ shardId: 's', pages: [[insert('a', '1', '100')]] }]);
-      // at 40: a poll is due at 54 (idle since 4) and a listing at 62 (listed at 32)
+      // at 40: a poll is due at 56 (idle since 6, its 3rd empty answer) and a listing at 62 (listed at 32)
       watch(scheduler, dynamoStreamBatches(fake.client, STREAM_ARN, { scheduler, idleDelayMs: 50, discoveryIntervalMs: 30 }), 40);
       const scheduled: number[] = [];
       scheduler.schedule(() => scheduled.push(scheduler.actions.length), 39);
@@ -531,6 +643,8 @@ describe('dynamoStreamBatches: unsubscribing (virtual time)', () => {
         '1 GetShardIterator s TRIM_HORIZON',
         '2 GetRecords s/0/0',
         '3 GetRecords s/1/0',
+        '4 GetRecords s/1/0',
+        '5 GetRecords s/1/0',
         '31 DescribeStream',
       ]);
     });
@@ -575,12 +689,20 @@ describe('dynamoStreamBatches: unsubscribing (virtual time)', () => {
         take(1),
         map(summary),
       );
-      expectObservable(caughtUp).toBe('----(a|)', { a: 's:~' });
+      // caught up at 6, at the 3rd empty answer in a row
+      expectObservable(caughtUp).toBe('------(a|)', { a: 's:~' });
       const scheduled: number[] = [];
-      scheduler.schedule(() => scheduled.push(scheduler.actions.length), 5);
+      scheduler.schedule(() => scheduled.push(scheduler.actions.length), 7);
       flush();
       expect(scheduled).toEqual([0]);
-      expect(fake.log()).toEqual(['0 DescribeStream', '1 GetShardIterator s TRIM_HORIZON', '2 GetRecords s/0/0', '3 GetRecords s/1/0']);
+      expect(fake.log()).toEqual([
+        '0 DescribeStream',
+        '1 GetShardIterator s TRIM_HORIZON',
+        '2 GetRecords s/0/0',
+        '3 GetRecords s/1/0',
+        '4 GetRecords s/1/0',
+        '5 GetRecords s/1/0',
+      ]);
     });
   });
 
@@ -646,7 +768,7 @@ describe('dynamoStreamBatches: checkpoints (virtual time)', () => {
         [3, 'p:100,200', false, false, checkpointOf({ p: { sequenceNumber: '200' } })],
         [4, 'p:300|', true, false, checkpointOf({ p: { sequenceNumber: '300', done: true } })],
         [7, 'c:400', false, false, both],
-        [8, 'c:~', false, true, both],
+        [10, 'c:~', false, true, both],
       ]);
       // each checkpoint is its own copy
       expect(batches.seen[0]![1].checkpoint).not.toBe(batches.seen[1]![1].checkpoint);
@@ -673,7 +795,7 @@ describe('dynamoStreamBatches: checkpoints (virtual time)', () => {
       batches: [
         [3, 'p:300|'],
         [6, 'c:400'],
-        [7, 'c:~'],
+        [9, 'c:~'],
       ],
     },
     {
@@ -682,7 +804,7 @@ describe('dynamoStreamBatches: checkpoints (virtual time)', () => {
       iterators: ['1 GetShardIterator c TRIM_HORIZON'],
       batches: [
         [3, 'c:400'],
-        [4, 'c:~'],
+        [6, 'c:~'],
       ],
     },
   ])(
@@ -698,6 +820,102 @@ describe('dynamoStreamBatches: checkpoints (virtual time)', () => {
       });
     },
   );
+});
+
+describe('dynamoStreamBatches: restarting a LATEST reading before its first record (virtual time)', () => {
+  it('should say in the checkpoint when the reading of a shard from LATEST began, before any record of it', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, flush }) => {
+      const fake = fakeStreamsClient(() => scheduler.now(), cold, [{ shardId: 's', pages: [[insert('old', '1', '100')]] }]);
+      const batches = watch(scheduler, dynamoStreamBatches(fake.client, STREAM_ARN, { scheduler, start: 'LATEST', idleDelayMs: 50 }), 10);
+      flush();
+      expect(fake.log().slice(0, 5)).toEqual([
+        '0 DescribeStream',
+        '1 GetShardIterator s LATEST', // begun at 1 (virtual ms)
+        '2 GetRecords s/1/0',
+        '3 GetRecords s/1/0',
+        '4 GetRecords s/1/0',
+      ]);
+      expect(batches.seen.map(([at, b]) => [at, summary(b), b.checkpoint])).toStrictEqual([
+        [5, 's:~', checkpointOf({ s: { since: '1970-01-01T00:00:00.001Z' } })],
+      ]);
+    });
+  });
+
+  it('should go on from such a checkpoint at TRIM_HORIZON, handing on only records stamped since its `since` less a minute', () => {
+    // the first run began reading s from LATEST at 1 (virtual ms) and was stopped before any record came
+    const checkpoint = checkpointOf({ s: { since: '1970-01-01T00:00:00.001Z' } });
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, flush }) => {
+      const shards: FakeShard[] = [
+        {
+          shardId: 's',
+          pages: [
+            [createdAt(insert('a', '1', '100'), '1969-12-31T23:58:00.000Z')], // history: skipped
+            [
+              createdAt(insert('b', '1', '200'), '1969-12-31T23:59:00.000Z'), // 1 ms before since - 60 s: skipped
+              createdAt(insert('c', '1', '300'), '1969-12-31T23:59:00.001Z'), // since - 60 s exactly: handed on
+            ],
+            [createdAt(insert('d', '1', '400'), '1970-01-01T00:00:05.000Z')], // came while the reader was down
+          ],
+        },
+      ];
+      const fake = fakeStreamsClient(() => scheduler.now(), cold, shards);
+      const batches = watch(scheduler, dynamoStreamBatches(fake.client, STREAM_ARN, { scheduler, checkpoint, idleDelayMs: 50 }), 20);
+      flush();
+      expect(fake.log().slice(0, 5)).toEqual([
+        '0 DescribeStream',
+        '1 GetShardIterator s TRIM_HORIZON',
+        '2 GetRecords s/0/0', // only skipped records at 3: no batch, polled again at once
+        '3 GetRecords s/1/0',
+        '4 GetRecords s/2/0',
+      ]);
+      expect(batches.seen.map(([at, b]) => [at, summary(b), b.checkpoint])).toStrictEqual([
+        [4, 's:300', checkpointOf({ s: { sequenceNumber: '300' } })],
+        [5, 's:400', checkpointOf({ s: { sequenceNumber: '400' } })],
+        [8, 's:~', checkpointOf({ s: { sequenceNumber: '400' } })],
+      ]);
+    });
+  });
+});
+
+describe('dynamoStreamBatches: a checkpointed shard trimmed before it was read to its end (virtual time)', () => {
+  it('should tell onTrimmed once, naming the shard and its sequence number, drop it from the checkpoint, and read its child', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, flush }) => {
+      // DescribeStream no longer lists p (trimmed after 24 hours); c, its child, is listed
+      const fake = fakeStreamsClient(() => scheduler.now(), cold, [
+        { shardId: 'c', parentShardId: 'p', pages: [[modify('a', '2', '3', '400')]] },
+      ]);
+      const trimmed: Array<[number, string]> = [];
+      const batches = watch(
+        scheduler,
+        dynamoStreamBatches(fake.client, STREAM_ARN, {
+          scheduler,
+          idleDelayMs: 50,
+          discoveryIntervalMs: 10,
+          checkpoint: checkpointOf({ p: { sequenceNumber: '150' } }),
+          onTrimmed: (message) => trimmed.push([scheduler.now(), message]),
+        }),
+        40,
+      );
+      flush();
+      // listed at 1, 12, 23 and 34, none holding p: said once, at the first
+      expect(fake.calls.filter((c) => c.name === 'DescribeStream').map((c) => c.at)).toEqual([0, 11, 22, 33]);
+      expect(trimmed).toEqual([
+        [
+          1,
+          `Shard p of ${STREAM_ARN} was trimmed (older than 24 hours) before it was read to its end (the checkpoint was at sequence number 150): its records after that are lost; reading goes on with its children.`,
+        ],
+      ]);
+      expect(fake.log().filter((l) => l.includes('GetShardIterator'))).toEqual(['1 GetShardIterator c TRIM_HORIZON']);
+      const after = checkpointOf({ c: { parent: 'p', sequenceNumber: '400' } });
+      expect(batches.seen.map(([at, b]) => [at, summary(b), b.checkpoint])).toStrictEqual([
+        [3, 'c:400', after],
+        [6, 'c:~', after],
+      ]);
+    });
+  });
 });
 
 describe('dynamoStream (virtual time)', () => {
@@ -799,6 +1017,12 @@ describe('dynamoStreamBatches: options', () => {
       error: TypeError,
       message: 'shard s1: sequenceNumber must be digits',
     },
+    {
+      name: 'a checkpoint whose since is not a time',
+      options: { checkpoint: checkpointOf({ s1: { since: 'yesterday' } }) },
+      error: TypeError,
+      message: 'shard s1: since must be an ISO time',
+    },
   ])('should refuse $name when the source is created', ({ options, error, message }) => {
     expect(() => dynamoStreamBatches(client, STREAM_ARN, options)).toThrow(error);
     expect(() => dynamoStreamBatches(client, STREAM_ARN, options)).toThrow(message);
@@ -849,13 +1073,15 @@ describe('dynamoStreamBatches: backpressure (virtual time)', () => {
       expect(batches.seen.map(([at, b]) => [at, summary(b)])).toEqual([
         [3, 's:100,200'],
         [21, 's:300'],
-        [41, 's:~'],
+        [43, 's:~'],
       ]);
-      // full from 3 to 20 and from 21 to 40: no call meanwhile
+      // full from 3 to 20 and from 21 to 40: no call meanwhile; then two empty answers, each polled again at once
       expect(fake.calls.filter((c) => c.name === 'GetRecords').map((c) => [c.at, c.input.ShardIterator])).toEqual([
         [2, 's/0/0'],
         [20, 's/1/0'],
         [40, 's/2/0'],
+        [41, 's/2/0'],
+        [42, 's/2/0'],
       ]);
     });
   });

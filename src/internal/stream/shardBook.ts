@@ -13,6 +13,12 @@ export interface ShardPosition {
   done?: boolean;
   /** The shard it was split from, when it has one: a restarted reader reads it first. */
   parent?: string;
+  /**
+   * A shard read from `LATEST` with no record handed on yet: when its reading began (ISO time). A restarted reader
+   * reads it from its start and skips what is older than a minute before that (DynamoDB stamps records to the
+   * second, DynamoDB Local to the minute), so what came while the reader was down is not lost.
+   */
+  since?: string;
 }
 
 /**
@@ -36,8 +42,18 @@ export interface ShardListing {
   endingSequenceNumber?: string;
 }
 
-/** How to ask for a shard's iterator. */
-export type IteratorStart = { type: 'AFTER_SEQUENCE_NUMBER'; sequenceNumber: string } | { type: 'TRIM_HORIZON' } | { type: 'LATEST' };
+/** How to ask for a shard's iterator; `notBefore` (ms): records older than that are skipped, not handed on. */
+export type IteratorStart =
+  { type: 'AFTER_SEQUENCE_NUMBER'; sequenceNumber: string } | { type: 'TRIM_HORIZON'; notBefore?: number } | { type: 'LATEST' };
+
+/** The precision margin of `since`: records are stamped to the second (DynamoDB Local: the minute). */
+export const SINCE_MARGIN_MS = 60_000;
+
+/** A shard that a checkpoint was reading and DynamoDB no longer lists: what came after its position is lost. */
+export interface LostShard {
+  shardId: string;
+  sequenceNumber?: string;
+}
 
 /** Where a source starts when no checkpoint says otherwise. */
 export type StreamStart = 'TRIM_HORIZON' | 'LATEST';
@@ -56,9 +72,14 @@ export function checkCheckpoint(checkpoint: unknown): StreamCheckpoint {
       throw bad(`shard ${id}: sequenceNumber must be digits`);
     if (p.done !== undefined && typeof p.done !== 'boolean') throw bad(`shard ${id}: done must be a boolean`);
     if (p.parent !== undefined && typeof p.parent !== 'string') throw bad(`shard ${id}: parent must be a string`);
+    if (p.since !== undefined && (typeof p.since !== 'string' || !ISO_TIME.test(p.since) || Number.isNaN(Date.parse(p.since))))
+      throw bad(`shard ${id}: since must be an ISO time`);
   }
   return c as StreamCheckpoint;
 }
+
+/** An ISO 8601 time with its zone (`Z` or an offset), as `Date.prototype.toISOString` writes: never read as local time. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Compares two sequence numbers (digit strings of any length) as numbers. */
 export function compareSequenceNumbers(a: string, b: string): number {
@@ -91,6 +112,9 @@ export class ShardBook {
     }
   }
 
+  /** Shards a checkpoint was reading that DynamoDB no longer lists, found by the last {@link list}. */
+  lost: LostShard[] = [];
+
   /** Takes in a DescribeStream listing (all its pages); returns the shards that may start now, parents first. */
   list(shards: ShardListing[]): string[] {
     const first = this.firstListing === undefined;
@@ -106,9 +130,14 @@ export class ShardBook {
     // forget shards this listing no longer holds first, so that the pruning below sees this listing, not the last one
     const now = new Set(shards.map((s) => s.shardId));
     for (const id of [...this.listed.keys()]) if (!now.has(id)) this.listed.delete(id);
-    // a done shard DynamoDB no longer lists (trimmed after 24 hours) need not be kept
-    const gone = [...this.positions.keys()].filter((id) => !this.listed.has(id) && this.positions.get(id)!.done);
-    for (const id of gone) this.positions.delete(id);
+    // a shard DynamoDB no longer lists was trimmed (after 24 hours): a done one need not be kept; one not read to
+    // its end lost what came after its position (said through `lost`), and is done with
+    this.lost = [];
+    for (const [id, p] of [...this.positions]) {
+      if (this.listed.has(id) || this.started.has(id)) continue;
+      if (!p.done) this.lost.push({ shardId: id, ...(p.sequenceNumber ? { sequenceNumber: p.sequenceNumber } : {}) });
+      this.positions.delete(id);
+    }
     return this.startable();
   }
 
@@ -130,16 +159,25 @@ export class ShardBook {
     return !this.positions.get(parent)?.done;
   }
 
-  /** Marks `shardId` as being read, and says where to start it. */
-  begin(shardId: string): IteratorStart {
+  /** Marks `shardId` as being read (at `now`, ms), and says where to start it. */
+  begin(shardId: string, now = Date.now()): IteratorStart {
     this.started.add(shardId);
-    return this.resumeAt(shardId);
+    const at = this.resumeAt(shardId);
+    // remembered, so that a checkpoint taken before its first record still says where this shard's reading began
+    if (at.type === 'LATEST') this.position(shardId).since = new Date(now).toISOString();
+    return at;
+  }
+
+  /** Whether DynamoDB lists `shardId` as closed (it takes no more records: an empty answer is not idleness). */
+  isClosed(shardId: string): boolean {
+    return this.listed.get(shardId)?.endingSequenceNumber !== undefined;
   }
 
   /** Where to (re)start reading `shardId`: after its last record handed on, else where the source starts. */
   resumeAt(shardId: string): IteratorStart {
     const p = this.positions.get(shardId);
     if (p?.sequenceNumber !== undefined) return { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: p.sequenceNumber };
+    if (p?.since !== undefined) return { type: 'TRIM_HORIZON', notBefore: Date.parse(p.since) - SINCE_MARGIN_MS };
     // a shard that appeared after the reader started (a split's child) holds only new records: read it all
     // (and after a checkpoint, a shard it does not know came after it: LATEST would skip what it got since)
     const fromNow = this.start === 'LATEST' && !this.resumed && this.firstListing?.has(shardId) === true;
@@ -150,6 +188,7 @@ export class ShardBook {
   advance(shardId: string, sequenceNumber: string): void {
     const p = this.position(shardId);
     p.sequenceNumber = sequenceNumber;
+    delete p.since;
   }
 
   /** `shardId` was read to its end (its iterator ran out), or it is gone: its children may start. */
