@@ -1,5 +1,19 @@
 import { DescribeTableCommand, type DescribeTableCommandOutput } from '@aws-sdk/client-dynamodb';
-import { concatMap, defer, map, type Observable, of, type SchedulerLike, shareReplay, timer } from 'rxjs';
+import {
+  concatMap,
+  defer,
+  first,
+  from,
+  map,
+  type Observable,
+  type ObservableInput,
+  of,
+  type SchedulerLike,
+  shareReplay,
+  throwError,
+  timer,
+} from 'rxjs';
+import type { CapacityStore } from './capacityStore.js';
 import { sendCommand } from './internal/client.js';
 import type { RateController } from './internal/engine/controller.js';
 import type { DynamoDBSender } from './types.js';
@@ -11,11 +25,25 @@ export interface CapacityOptions {
   /**
    * Or: this fraction of the table's provisioned units (write units for writes, read units for reads), read once
    * with DescribeTable. It does not apply to on-demand tables, which have no provisioned capacity: give
-   * `unitsPerSecond` for those.
+   * `unitsPerSecond` for those. With a `store`, each process reads it once for itself: workers that read the same
+   * table get the same rate.
    */
   fractionOfProvisioned?: number;
-  /** Seconds of unspent budget that may be spent at once. @default 1 */
+  /** Seconds of unspent budget that may be spent at once (with a `store`: one burst for all who share it). @default 1 */
   burstSeconds?: number;
+  /**
+   * Where the token bucket is kept, to share one budget between processes and machines (`redisCapacityStore(redis)`):
+   * every budget with the same `key` in the same store spends from one bucket, so N workers together stay within
+   * `unitsPerSecond` however many join or leave — give them all the same rate. A throttle any of them meets is charged
+   * to the shared bucket (see {@link CapacityBudget.throttled}). @default none: the bucket is in this process
+   */
+  store?: CapacityStore;
+  /**
+   * With a `store`: the name of the shared bucket. Budgets that should not share (two jobs on one Redis) need their
+   * own keys; a job's id is a good one. It is not derived from the tables a budget is used on, as workers that
+   * happened to use a budget on different tables first would then silently not share it. @default 'default'
+   */
+  key?: string;
 }
 
 /**
@@ -74,7 +102,17 @@ export interface CapacityBudget {
   spend(units: number, use: CapacityUse): Observable<void>;
   /** Charges more (positive) or gives back (negative) once DynamoDB reports what a call really consumed. */
   correct(units: number): void;
-  /** Units spent so far, corrections included. */
+  /**
+   * DynamoDB throttled `units` of a call (returned them unprocessed, or refused the call with a throttling error). With
+   * a `store`, the shared bucket is charged twice their number, from now at the earliest: the refused attempt as if it
+   * had been spent (the correction gave it back) and as much again as a fine, so that every worker sharing the budget
+   * waits for it (a fine smaller than the burst first uses up the burst). Without a store nothing changes: within one process, `concurrency: 'adaptive'` operators that share
+   * a budget share their rate controllers instead.
+   */
+  throttled?(units: number): void;
+  /** Units charged as fines for throttling (with a `store`). */
+  readonly penalized?: number;
+  /** Units spent so far, corrections included (with a `store`: by this budget, in this process). */
   readonly spent: number;
   /** The rate in force, once known. */
   readonly unitsPerSecond: number | undefined;
@@ -99,24 +137,45 @@ export interface CapacityBudget {
  * fixes$.pipe(dynamoBatchWrite(client, 'Tickets', { capacity: half })).subscribe(); // shares the same half
  * ```
  *
- * @param options `unitsPerSecond`, or `fractionOfProvisioned` (0 < f <= 1); `burstSeconds`.
+ * Shared by many processes or machines, through Redis (`redisCapacityStore`): the same code runs on every
+ * worker, and together they spend at most 500 units per second, however many of them run.
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { capacity, redisCapacityStore } from 'rxjs-dynamodb';
+ * const budget = capacity({ unitsPerSecond: 500, store: redisCapacityStore(new Redis(url)), key: jobId });
+ * ```
+ *
+ * @param options `unitsPerSecond`, or `fractionOfProvisioned` (0 < f <= 1); `burstSeconds`; `store` and `key` to
+ * share the budget between processes.
  * @returns The budget.
  */
 export function capacity(options: CapacityOptions): CapacityBudget {
-  const { unitsPerSecond, fractionOfProvisioned, burstSeconds = 1 } = options;
+  const { unitsPerSecond, fractionOfProvisioned, burstSeconds = 1, store, key = 'default' } = options;
   if ((unitsPerSecond === undefined) === (fractionOfProvisioned === undefined))
-    throw new RangeError(`capacity needs exactly one of unitsPerSecond or fractionOfProvisioned, got ${JSON.stringify(options)}`);
+    throw new RangeError(
+      `capacity needs exactly one of unitsPerSecond or fractionOfProvisioned, got ${JSON.stringify({ ...options, store: store && '[store]' })}`,
+    );
   if (unitsPerSecond !== undefined && !(unitsPerSecond > 0 && Number.isFinite(unitsPerSecond)))
     throw new RangeError(`capacity.unitsPerSecond must be a number > 0, got ${unitsPerSecond}`);
   if (fractionOfProvisioned !== undefined && !(fractionOfProvisioned > 0 && fractionOfProvisioned <= 1))
     throw new RangeError(`capacity.fractionOfProvisioned must be in (0, 1], got ${fractionOfProvisioned}`);
   if (!(burstSeconds >= 0 && Number.isFinite(burstSeconds)))
     throw new RangeError(`capacity.burstSeconds must be a number >= 0, got ${burstSeconds}`);
+  if (
+    store !== undefined &&
+    !['reserve', 'correct', 'penalize'].every((m) => typeof (store as unknown as Record<string, unknown>)[m] === 'function')
+  )
+    throw new TypeError(`capacity.store must have reserve, correct and penalize methods (redisCapacityStore(redis) makes one)`);
+  if (typeof key !== 'string' || key === '') throw new RangeError(`capacity.key must be a non-empty string, got ${JSON.stringify(key)}`);
 
   let rate = unitsPerSecond;
   let resolving: Observable<number> | undefined;
   let gcra: Gcra | undefined;
   let spent = 0;
+  let penalized = 0;
+  /** A correction or fine the store failed to record: the next spend fails with it. */
+  let storeFailure: { error: unknown } | undefined;
+  const record = (work: ObservableInput<void>) => from(work).subscribe({ error: (error: unknown) => (storeFailure ??= { error }) });
 
   const rateFor = (use: CapacityUse): Observable<number> => {
     if (rate !== undefined) return of(rate);
@@ -146,20 +205,36 @@ export function capacity(options: CapacityOptions): CapacityBudget {
     get unitsPerSecond() {
       return rate;
     },
+    get penalized() {
+      return penalized;
+    },
     spend: (units, use) =>
       rateFor(use).pipe(
         concatMap((r) =>
           defer(() => {
-            gcra ??= new Gcra(r, burstSeconds * 1000);
-            const wait = gcra.reserve(units, use.scheduler.now());
+            if (storeFailure) {
+              const { error } = storeFailure;
+              storeFailure = undefined;
+              return throwError(() => error);
+            }
             spent += units;
-            return wait > 0 ? timer(wait, use.scheduler).pipe(map(() => undefined)) : of(undefined);
+            // with a store, the wait it gives goes through the scheduler too (exact in marble tests with a fake store)
+            if (store) return from(store.reserve(key, units, r, burstSeconds * 1000)).pipe(first());
+            gcra ??= new Gcra(r, burstSeconds * 1000);
+            return of(gcra.reserve(units, use.scheduler.now()));
           }),
         ),
+        concatMap((wait) => (wait > 0 ? timer(wait, use.scheduler).pipe(map(() => undefined)) : of(undefined))),
       ),
     correct: (units) => {
       spent += units;
-      gcra?.correct(units);
+      if (!store) return gcra?.correct(units);
+      if (rate !== undefined && units !== 0) record(store.correct(key, units, rate));
+    },
+    throttled: (units) => {
+      if (!store || rate === undefined || !(units > 0)) return;
+      penalized += 2 * units;
+      record(store.penalize(key, 2 * units, rate));
     },
   };
 }

@@ -64,6 +64,13 @@ export { compareSequenceNumbers, type ShardPosition, type StreamCheckpoint, type
 export type { Page, QueryInput, ScanInput, SourceOptions } from './sources/pageInternals.js';
 export { backpressure, type Backpressure, type BackpressureOptions, type BackpressureStall } from './backpressure.js';
 export { capacity, type CapacityBudget, type CapacityOptions } from './capacity.js';
+export {
+  redisCapacityStore,
+  CapacityStoreError,
+  type CapacityStore,
+  type CapacityStoreErrorCode,
+  type RedisCapacityStoreOptions,
+} from './capacityStore.js';
 export type { Progress } from './internal/progress.js';
 export {
   compileExpressions,

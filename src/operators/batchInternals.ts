@@ -26,6 +26,7 @@ import { type Call, countOf, Engine, type EngineSettings, type EngineSpec, type 
 import { Pacer } from '../internal/engine/pacer.js';
 import { ProgressTracker } from '../internal/progress.js';
 import { backoffDelay } from '../internal/backoff.js';
+import { isThrottlingError } from '../internal/retryable.js';
 import { type Ends, trackIn } from './callRunInternals.js';
 import type { BackoffOptions, BatchOptions, DynamoDBSender } from '../types.js';
 
@@ -238,6 +239,11 @@ class BatchRun<R, O> {
       const decision = engine.finish(call, result.answer, scheduler.now());
       const units = result.consumed ?? decision.done.reduce((sum, e) => sum + e.units, 0);
       this.options.budget?.correct(units - cost);
+      // what DynamoDB throttled is charged to a shared budget, so that every worker sharing it slows down
+      const answer = result.answer;
+      const throttled =
+        'error' in answer ? (isThrottlingError(answer.error) ? cost : 0) : answer.unprocessed.reduce((sum, e) => sum + e.units, 0);
+      if (throttled > 0) this.options.budget?.throttled?.(throttled);
       pacer.observe(table, operator.kind, { offered: cost, delivered: units, sentAt });
       const unprocessed = decision.again.length + decision.failed.filter((f) => f.kind === 'exhausted').length;
       this.progress.recordCall(call.entries, unprocessed, units, pacer.limit, engine.inFlight);

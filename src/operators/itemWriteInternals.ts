@@ -353,6 +353,7 @@ class ItemWriteRun<R> extends CallRun<R, ItemWriteResult<R>> {
     const reported = output?.ConsumedCapacity?.CapacityUnits;
     const units = reported ?? (step.kind === 'written' || step.kind === 'conditionFailed' ? e.prepared.units : 0);
     s.budget?.correct(units - e.prepared.units);
+    if (error !== undefined && isThrottling(error)) s.budget?.throttled?.(e.prepared.units);
     if (error !== undefined && step.kind !== 'conditionFailed' && isRetryableError(error) && !isThrottling(error)) e.uncertain = true;
     const pushedBack = step.kind === 'retry' || (step.kind === 'failed' && step.code === 'itemWrite.attemptsExhausted');
     this.progress.recordCall([e], pushedBack ? 1 : 0, units, s.concurrency, this.inFlight);
