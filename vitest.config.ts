@@ -8,6 +8,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^rxjs-dynamodb\/testing$/, replacement: src('testing/index.ts') },
+      { find: /^rxjs-dynamodb\/units$/, replacement: src('cli/units.ts') },
       { find: /^rxjs-dynamodb$/, replacement: src('index.ts') },
     ],
   },

@@ -17,13 +17,18 @@ import { importCommand } from './importCommand.js';
 import { localCommand } from './localCommand.js';
 import { migrateCommand } from './migrateCommand.js';
 import { updateCommand } from './updateCommand.js';
+import type { StatusOptions } from './statusCommand.js';
+import type { SubmitOptions } from './submitCommand.js';
+import type { WorkerOptions } from './workerCommand.js';
 import {
   checkRequiredOptionsLast,
   commonOptions,
   concurrencyOption,
   parseJsonObject,
+  parseKey,
   parsePathList,
   parsePositiveInteger,
+  parseSeconds,
   scanOptions,
   writeOptions,
 } from './options.js';
@@ -154,6 +159,66 @@ commonOptions(scanOptions(program.command('count')))
   .action(run('count', countCommand));
 
 diffOptions(program.command('diff')).action(run('diff', diffCommand));
+
+const redisOption = new Option('--redis <url>', 'the Redis the queue lives in, e.g. redis://127.0.0.1:6379 (default: $REDIS_URL)').env(
+  'REDIS_URL',
+);
+const queueOption = new Option('--queue <name>', 'the BullMQ queue of the units').default('rxjs-dynamodb');
+
+concurrencyOption(commonOptions(program.command('submit')))
+  .description('cut a bulk job into work units (scan segments) and put them on a BullMQ queue in Redis, for workers; prints the job id')
+  .argument('<job>', 'the job: copy (--from, --to), delete or update (--table, and --filter or --all)')
+  .option('--from <table>', 'copy: the table to read')
+  .option('--to <table>', 'copy: the table to write to')
+  .option('--table <name>', 'delete, update: the table')
+  .option('--all', 'delete, update: every item of the table (required without --filter)')
+  .option('--set <json>', 'update: attributes to SET, e.g. \'{"status":"archived"}\'', parseJsonObject)
+  .option('--add <json>', 'update: numbers to ADD (or set elements to add), e.g. \'{"views":1}\'', parseJsonObject)
+  .option('--remove <paths>', 'update: attribute paths to REMOVE, separated by commas', parsePathList)
+  .option('--filter <expression>', 'Scan FilterExpression: copy (delete) only the items that match')
+  .option('--values <json>', 'ExpressionAttributeValues as plain JSON, e.g. \'{":s":"resolved"}\'', parseJsonObject)
+  .option('--names <json>', 'ExpressionAttributeNames, e.g. \'{"#s":"status"}\'', parseJsonObject)
+  .addOption(redisOption)
+  .addOption(queueOption)
+  .option('--segments <n>', 'work units (scan segments): many more than workers (default 32)', parsePositiveInteger)
+  .option(
+    '--page-size <n>',
+    'items read per Scan page: a unit saves its cursor after each page (default: up to 1 MB)',
+    parsePositiveInteger,
+  )
+  .option('--transform <module>', 'an ES module (at the same path on every worker) whose default export is (item) => item | undefined')
+  .option(createTable, "create the target table (on-demand, the source's key or --key) if it does not exist")
+  .addOption(new Option('--key <names>', 'key attributes of the target, e.g. pk or pk:S,sk:N (default: DescribeTable)').argParser(parseKey))
+  .option('--attempts <n>', 'runs of a unit that stops (each from its cursor) before it fails for good (default 5)', parsePositiveInteger)
+  // the queue commands load BullMQ only when run: every other command starts without it
+  .action(run('submit', async (job: string, o: SubmitOptions) => (await import('./submitCommand.js')).submitCommand(job, o)));
+
+program
+  .command('worker')
+  .description('run the work units of the queue (any number of workers, on any machines) until SIGINT/SIGTERM')
+  .addOption(redisOption)
+  .addOption(queueOption)
+  .option('--endpoint <url>', 'DynamoDB endpoint URL (e.g. http://127.0.0.1:8000 for DynamoDB Local)')
+  .option('--region <region>', "AWS region (default: the SDK's; 'local' against DynamoDB Local)")
+  .option('--timeout <seconds>', 'give up a DynamoDB call unanswered after this long, then retry it (default: 60)', parseSeconds)
+  .option('--concurrency <n>', 'units run at once by this worker (default 1)', parsePositiveInteger)
+  .option('--lock-seconds <s>', 'a unit whose worker stops answering is taken by another after this long (default 30)', parseSeconds)
+  .option('--save-ms <ms>', "least milliseconds between two saves of a unit's cursor (default 250)", parsePositiveInteger)
+  .option('--json', 'one JSON line per unit run on stdout')
+  .action(run('worker', async (o: WorkerOptions) => (await import('./workerCommand.js')).workerCommand(o)));
+
+program
+  .command('status')
+  .description(
+    'units done, running, waiting and failed of a submitted job, items and rate; exit 0 all done, 1 some failed, 3 no such job, 4 not finished',
+  )
+  .argument('<jobId>', 'the id submit printed')
+  .addOption(redisOption)
+  .addOption(queueOption)
+  .option('--watch', 'report every --interval seconds until every unit is done or failed')
+  .option('--interval <s>', 'seconds between two reports of --watch (default 2)', parseSeconds)
+  .option('--json', 'the status as one JSON object, with each unit and the dead letters of failed units')
+  .action(run('status', async (jobId: string, o: StatusOptions) => (await import('./statusCommand.js')).statusCommand(jobId, o)));
 
 program
   .command('local')

@@ -7,6 +7,7 @@ import { from, map, mergeMap, type Observable } from 'rxjs';
 import {
   type Backpressure,
   capacity,
+  type CapacityBudget,
   type DynamoDBSender,
   dynamoQueryPages,
   dynamoScanPages,
@@ -96,9 +97,10 @@ export function scanSegments(
   client: DynamoDBSender,
   input: ScanInput | QueryInput,
   state: ScanCheckpoint,
-  options: { backpressure?: Backpressure; unitsPerSecond?: number } = {},
+  options: { backpressure?: Backpressure; unitsPerSecond?: number; capacity?: CapacityBudget } = {},
 ): Observable<SegmentPage> {
-  const budget = options.unitsPerSecond ? capacity({ unitsPerSecond: options.unitsPerSecond }) : undefined;
+  // a budget given (shared with other processes, say) takes the place of one of `unitsPerSecond` made here
+  const budget = options.capacity ?? (options.unitsPerSecond ? capacity({ unitsPerSecond: options.unitsPerSecond }) : undefined);
   const { totalSegments } = state;
   const todo = state.segments.flatMap((s, i) => (s.done ? [] : [i]));
   return from(todo).pipe(

@@ -10,6 +10,7 @@ import {
   type Backpressure,
   backpressure,
   type BatchWriteResult,
+  type CapacityBudget,
   type Item,
   type ItemWriteResult,
   type QueryInput,
@@ -35,6 +36,10 @@ export interface ScanWrite {
   state: ScanCheckpoint;
   file?: CheckpointFile<ScanCheckpoint>;
   unitsPerSecond?: number;
+  /** The scan's read budget, in place of one of `unitsPerSecond` (a budget shared across processes). */
+  readCapacity?: CapacityBudget;
+  /** Told each time a segment's checkpoint moves (as `file` is), for checkpoints kept elsewhere than in a file. */
+  onCheckpoint?: (state: ScanCheckpoint) => void;
   transform?: Transform;
 }
 
@@ -119,7 +124,10 @@ export function itemSink<R extends object>(
 export async function scanWrite<R>(spec: ScanWrite, sink: Sink<R>): Promise<Outcome> {
   const { session, job, state, file } = spec;
   const link = backpressure({ highWaterMark: 10_000 });
-  const tracker = new PageTracker(state, (s) => file?.update(s));
+  const tracker = new PageTracker(state, (s) => {
+    file?.update(s);
+    spec.onCheckpoint?.(s);
+  });
   /** The page each item came from: the write operators hand back the very objects they were given. */
   const origin = new WeakMap<Item, SegmentPage>();
   const settle = (taken: Taken) => {
@@ -137,7 +145,11 @@ export async function scanWrite<R>(spec: ScanWrite, sink: Sink<R>): Promise<Outc
     return mine;
   };
 
-  const pipeline = scanSegments(session.client, spec.input, state, { backpressure: link, unitsPerSecond: spec.unitsPerSecond }).pipe(
+  const pipeline = scanSegments(session.client, spec.input, state, {
+    backpressure: link,
+    unitsPerSecond: spec.unitsPerSecond,
+    ...(spec.readCapacity ? { capacity: spec.readCapacity } : {}),
+  }).pipe(
     mergeMap((page) => {
       tracker.add(page);
       job.tally.read += page.page.items.length;
