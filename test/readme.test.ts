@@ -290,7 +290,7 @@ describe('README.md (issue 11)', () => {
   });
 
   it('should give --endpoint or --local to every command of a ```sh block that touches DynamoDB', () => {
-    const command = /(^|[\s|;&(])(npx\s+)?rxjs-dynamodb\s+(import|export|copy|delete|count)\b/;
+    const command = /(^|[\s|;&(])(npx\s+)?rxjs-dynamodb\s+(import|export|copy|delete|count|update|migrate|diff|submit|worker)\b/;
     const sh = fencedBlocks(README).filter((b) => b.lang === 'sh');
     const touching = sh.flatMap((b) => b.body.split('\n').filter((l) => command.test(l)));
     expect(touching.length).toBeGreaterThan(10);
