@@ -22,6 +22,7 @@ import { formatEngineBench, runEngineBench } from './engine.js';
 import { formatLocalBench, runLocalBench } from './local.js';
 import { formatMemoryBench, runMemoryBench } from './memory.js';
 import { envNumber, procPeakRssMB } from './support.js';
+import { formatScaleOutBench, runScaleOutBench } from './scaleOut.js';
 import { formatThroughputBench, runThroughputBench } from './throughput.js';
 import { formatUpdateBench, runUpdateBench } from './updates.js';
 
@@ -42,9 +43,11 @@ async function main(): Promise<void> {
   let javaPeakRssMB: number | undefined;
   let localBench;
   let throughputControl;
+  let scaleOut;
   try {
     localBench = await runLocalBench(local.endpoint, { items: Math.round(20_000 * SCALE) });
     throughputControl = await runThroughputBench({ endpoint: local.endpoint, scale: SCALE });
+    scaleOut = await runScaleOutBench(local.endpoint, { items: Math.round(60_000 * SCALE) });
   } finally {
     javaPeakRssMB = procPeakRssMB(local.pid);
     await local.stop();
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
       formatUpdateBench(updates),
       formatLocalBench(localBench),
       formatThroughputBench(throughputControl),
+      formatScaleOutBench(scaleOut),
       formatMemoryBench(memory),
       `peak RSS (DynamoDB Local): ${javaPeakRssMB?.toFixed(1) ?? '?'} MB; wall time ${wallSeconds.toFixed(1)} s`,
     ].join('\n\n') + '\n',
@@ -78,6 +82,7 @@ async function main(): Promise<void> {
     updates,
     local: localBench,
     throughputControl,
+    scaleOut,
     memory,
     javaPeakRssMB,
     wallSeconds,
