@@ -25,6 +25,8 @@ export type Outcome = 'complete' | 'interrupted';
 
 /** Errors that fail every request alike — no table, no access, no connection: the job stops, nothing more is sent. */
 const SYSTEMIC_NAMES = new Set([
+  // the shared budget's Redis failed: every request would meet it; the unit goes on from its cursor when it is back
+  'CapacityStoreError',
   'ResourceNotFoundException',
   'AccessDeniedException',
   'UnrecognizedClientException',

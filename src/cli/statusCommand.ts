@@ -82,7 +82,7 @@ export function summarize(units: UnitStatus[]) {
 
 /** The exit code of a summary. */
 export const statusExit = (s: ReturnType<typeof summarize>) =>
-  s.done === s.units ? EXIT.ok : s.failed > 0 ? EXIT.notAllWritten : EXIT_RUNNING;
+  s.failed > 0 || (s.done === s.units && s.itemsFailed > 0) ? EXIT.notAllWritten : s.done === s.units ? EXIT.ok : EXIT_RUNNING;
 
 async function unitStatus(queue: Queue, redis: Redis, record: JobRecord, segment: number): Promise<UnitStatus> {
   const job = (await queue.getJob(unitId(record.jobId, segment))) as BullJob<UnitData> | undefined;

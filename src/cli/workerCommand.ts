@@ -94,7 +94,8 @@ class UnitSaver {
     this.data = recordProgress(this.data, position, tally, Date.now());
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
-      void this.save();
+      // a failed save is reported by the unit's final save(); an unhandled rejection here would kill the worker
+      this.save().catch(() => undefined);
     }, this.saveMs);
   }
 
@@ -105,12 +106,15 @@ class UnitSaver {
     const lines = this.pending.splice(0);
     const data = this.data;
     this.chain = this.chain.then(async () => {
+      // after a failed save nothing more is saved: the unit fails and goes on, elsewhere or later, from the last
+      // cursor kept, and no cursor is ever saved past dead letters that were not
+      if (this.error) return;
       try {
         // the dead letters first: the cursor never names an item as settled before its dead letter is kept
         if (lines.length > 0) await this.push(lines);
         await this.job.updateData(data);
       } catch (error) {
-        this.error ??= error;
+        this.error = error;
       }
     });
     return this.chain.then(() => {
@@ -169,9 +173,11 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
     }
     const { written, failed, skipped } = result.tally;
     log(`${where} done: ${written} written, ${failed} failed, ${skipped} skipped`);
-    if (failed > 0)
+    // items dead-lettered by an earlier run of this unit (one that was stopped or died after them) count too
+    const everFailed = saver.current.runs?.reduce((n, r) => n + r.failed, 0) ?? failed;
+    if (everFailed > 0)
       throw new UnrecoverableError(
-        `${failed} items were not written; they are in the unit's dead letters (rxjs-dynamodb status shows them)`,
+        `${everFailed} items were not written; they are in the unit's dead letters (rxjs-dynamodb status shows them)`,
       );
     return { written, failed, skipped, read: result.tally.read };
   };

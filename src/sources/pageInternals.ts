@@ -217,7 +217,12 @@ export function paginate<T extends object = Item>(
     return fetch(firstKey ? marshallItem(firstKey, marshalling) : undefined, 0).pipe(
       expand((page) => {
         const next = wireKeys.get(page);
-        return next ? fetch(next, owedFor(page)) : EMPTY;
+        if (next) return fetch(next, owedFor(page));
+        // the last page is paid for too: charged to the budget, so whoever spends from it next waits for it (a
+        // source of one page, each unit of a scan cut into many, would otherwise read for free)
+        const owed = owedFor(page);
+        if (budget && owed > 0) budget.correct(owed);
+        return EMPTY;
       }),
       tap((page) => (resumeAt = page.lastEvaluatedKey)),
       catchError((error: unknown) => {

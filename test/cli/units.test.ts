@@ -107,6 +107,9 @@ describe('work units (issue 14)', () => {
     expect(statusExit(summarize([unit('done', 1), unit('failed', 1)]))).toBe(1);
     expect(statusExit(summarize([unit('done', 1), unit('running', 1)]))).toBe(4);
     expect(statusExit(summarize([unit('waiting', 0)]))).toBe(4);
+    // every unit done, but an earlier run of one dead-lettered items (it was stopped after them): not all written
+    const deadLettered = { ...unit('done', 39), failed: 1, deadLetterCount: 1 };
+    expect(statusExit(summarize([unit('done', 1000), deadLettered]))).toBe(1);
   });
 
   it('should write only the items after the cursor when a unit runs from one (DynamoDB Local)', async () => {
