@@ -104,11 +104,18 @@ export async function submitCommand(kind: string, options: SubmitOptions): Promi
         },
       };
       const record: JobRecord = { ...spec, createdAt: Date.now(), queue };
+      // the units first (a bad --segments is refused here), then the job: no job is left without its units
+      let units: WorkUnit[];
+      try {
+        units = makeUnits(spec);
+      } catch (error) {
+        throw new CliError(`submit: ${(error as Error).message}`, EXIT.usage);
+      }
       await redis.set(jobKey(queue, jobId), JSON.stringify(record));
       const bull = new Queue(queue, { connection: redis });
       try {
         await bull.addBulk(
-          makeUnits(spec).map((unit) => ({
+          units.map((unit) => ({
             name: kind,
             data: unit,
             opts: {
