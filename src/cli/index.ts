@@ -166,11 +166,17 @@ const redisOption = new Option('--redis <url>', 'the Redis the queue lives in, e
 const queueOption = new Option('--queue <name>', 'the BullMQ queue of the units').default('rxjs-dynamodb');
 
 concurrencyOption(commonOptions(program.command('submit')))
-  .description('cut a bulk job into work units (scan segments) and put them on a BullMQ queue in Redis, for workers; prints the job id')
-  .argument('<job>', 'the job: copy (--from, --to), delete or update (--table, and --filter or --all)')
+  .description(
+    'cut a bulk job into work units (scan segments, or byte ranges of one NDJSON file) and put them on a BullMQ queue in Redis, for workers; prints the job id',
+  )
+  .argument('<job>', 'the job: copy (--from, --to), delete or update (--table, and --filter or --all), import (FILE --table)')
+  .argument(
+    '[file]',
+    'import: one plain NDJSON file (not gzipped, not CSV), cut into --units byte ranges; it must be readable at the same absolute path on every worker',
+  )
   .option('--from <table>', 'copy: the table to read')
   .option('--to <table>', 'copy: the table to write to')
-  .option('--table <name>', 'delete, update: the table')
+  .option('--table <name>', 'delete, update: the table; import: the table to write to')
   .option('--all', 'delete, update: every item of the table (required without --filter)')
   .option('--set <json>', 'update: attributes to SET, e.g. \'{"status":"archived"}\'', parseJsonObject)
   .option('--add <json>', 'update: numbers to ADD (or set elements to add), e.g. \'{"views":1}\'', parseJsonObject)
@@ -181,17 +187,22 @@ concurrencyOption(commonOptions(program.command('submit')))
   .addOption(redisOption)
   .addOption(queueOption)
   .option('--segments <n>', 'work units (scan segments): many more than workers (default 32)', parsePositiveInteger)
+  .option('--units <n>', 'the same as --segments (for import: byte ranges of the file)', parsePositiveInteger)
   .option(
     '--page-size <n>',
     'items read per Scan page: a unit saves its cursor after each page (default: up to 1 MB)',
     parsePositiveInteger,
   )
   .option('--transform <module>', 'an ES module (at the same path on every worker) whose default export is (item) => item | undefined')
-  .option(createTable, "create the target table (on-demand, the source's key or --key) if it does not exist")
+  .option(createTable, "create the target table (on-demand, the source's key or --key; import: --key) if it does not exist")
   .addOption(new Option('--key <names>', 'key attributes of the target, e.g. pk or pk:S,sk:N (default: DescribeTable)').argParser(parseKey))
   .option('--attempts <n>', 'runs of a unit that stops (each from its cursor) before it fails for good (default 5)', parsePositiveInteger)
   // the queue commands load BullMQ only when run: every other command starts without it
-  .action(run('submit', async (job: string, o: SubmitOptions) => (await import('./submitCommand.js')).submitCommand(job, o)));
+  .action(
+    run('submit', async (job: string, file: string | undefined, o: SubmitOptions) =>
+      (await import('./submitCommand.js')).submitCommand(job, file, o),
+    ),
+  );
 
 program
   .command('worker')

@@ -149,7 +149,7 @@ async function* named(name: string, chunks: AsyncIterable<Buffer>): AsyncGenerat
 }
 
 /** A line's bytes as a RawLine: the CR of a CRLF and a byte-order mark taken off, UTF-8 checked. */
-function rawLine(bytes: Buffer, n: number, newline: boolean, first: boolean, file?: { name: string; start: number }): RawLine {
+export function rawLine(bytes: Buffer, n: number, newline: boolean, first: boolean, file?: { name: string; start: number }): RawLine {
   let end = bytes.length;
   let eol = newline ? '\n' : '';
   if (end > 0 && bytes[end - 1] === 13) {

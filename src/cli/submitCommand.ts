@@ -2,12 +2,17 @@
  * `rxjs-dynamodb submit copy --from A --to B --segments 32 --redis URL` (or `submit delete --table T --filter … |
  * --all`): checks the tables as `copy` (`delete`) does (and makes the target with `--create-table`), cuts the job into
  * one work unit per segment, enqueues them on the BullMQ queue and prints the job id. Workers (`rxjs-dynamodb worker`) on any number of machines run the units.
+ * `submit import FILE --table T --units N` cuts one plain NDJSON file into N byte ranges (importUnits.ts); the file
+ * must be readable at the same absolute path on every worker.
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { loadTransform } from './copyCommand.js';
-import { toJsonLine } from './json.js';
+import { looksLikeDynamoJson } from './dynamoJson.js';
+import { defaultFormat, isGzipFile } from './inputFiles.js';
+import { parseJsonItem, toJsonLine } from './json.js';
 import type { CommonOptions, KeySpec } from './options.js';
 import { CliError, EXIT, withSession } from './session.js';
 import { tableKey, targetKey } from './table.js';
@@ -31,6 +36,8 @@ export interface SubmitOptions extends CommonOptions, QueueOptions {
   values?: Record<string, unknown>;
   /** Units: many more than workers, so that a slow one does not leave one worker running alone. @default 32 */
   segments?: number;
+  /** The same as `segments` (the word for an import's byte ranges). */
+  units?: number;
   pageSize?: number;
   transform?: string;
   createTable?: boolean;
@@ -42,20 +49,72 @@ export interface SubmitOptions extends CommonOptions, QueueOptions {
 /** A job id: the kind, the time, and random letters. */
 const newJobId = (kind: string) => `${kind}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
-/** Runs `submit`; resolves to the exit code. */
-export async function submitCommand(kind: string, options: SubmitOptions): Promise<number> {
+/** The first non-blank line of a file (at most 1 MB of it), to tell DynamoDB JSON from NDJSON before any unit runs. */
+function firstLine(file: string): string | undefined {
+  const head = Buffer.alloc(1024 * 1024);
+  const fd = openSync(file, 'r');
+  try {
+    const text = head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString('utf8');
+    return text.split('\n').find((line) => line.trim() !== '');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * An import job's file, checked: one plain NDJSON file (CSV, gzip, DynamoDB JSON and export folders are refused for
+ * now: `import` reads them on one machine). Returns its absolute path and size.
+ */
+function importFile(file: string | undefined, options: SubmitOptions): { path: string; size: number } {
+  const refuse = (why: string) => new CliError(`submit import: ${why}`, EXIT.usage);
+  if (!file || file === '-') throw refuse('give the NDJSON file to import (stdin cannot be cut into units)');
+  if (!existsSync(file)) throw refuse(`cannot read ${file}: no such file`);
+  const stat = statSync(file);
+  const alone = `; run rxjs-dynamodb import ${file} on one machine instead`;
+  if (stat.isDirectory()) throw refuse(`${file} is a folder: the folder of a DynamoDB export cannot be cut into units yet${alone}`);
+  if (!stat.isFile()) throw refuse(`${file} is not a regular file`);
+  if (defaultFormat(file) === 'csv') throw refuse(`${file} is CSV: only plain NDJSON can be cut into units yet${alone}`);
+  if (isGzipFile(file))
+    throw refuse(`${file} is gzipped: a gzipped file cannot be cut into byte ranges; gunzip it first, or${alone.slice(1)}`);
+  const first = firstLine(file);
+  let item: Record<string, unknown> | undefined;
+  try {
+    item = first !== undefined ? parseJsonItem(first) : undefined;
+  } catch {
+    // a bad first line is the first unit's dead letter, not a reason to refuse the job
+  }
+  if (item && looksLikeDynamoJson(item))
+    throw refuse(`${file} looks like DynamoDB JSON ({"Item": {"…": {"S": …}}}): only plain NDJSON can be cut into units yet${alone}`);
+  for (const [flag, given] of Object.entries({
+    '--from': options.from,
+    '--to': options.to,
+    '--filter': options.filter,
+    '--all': options.all,
+    '--transform': options.transform,
+    '--set': options.set,
+    '--add': options.add,
+    '--remove': options.remove,
+  }))
+    if (given !== undefined) throw refuse(`${flag} is not an option of an import`);
+  return { path: resolve(file), size: stat.size };
+}
+
+/** Runs `submit`; resolves to the exit code. `file` is an import's input (the other jobs take none). */
+export async function submitCommand(kind: string, file: string | undefined, options: SubmitOptions): Promise<number> {
   if (!(KINDS as readonly string[]).includes(kind))
     throw new CliError(`submit: the jobs that can be submitted are ${KINDS.join(', ')}, got ${kind}`, EXIT.usage);
   const jobKind = kind as WorkUnit['kind'];
+  if (jobKind !== 'import' && file !== undefined) throw new CliError(`submit ${kind} takes no file argument, got ${file}`, EXIT.usage);
   const need = (flag: string, value: string | undefined) => {
     if (!value) throw new CliError(`submit ${kind} needs ${flag}`, EXIT.usage);
     return value;
   };
-  const from = jobKind === 'copy' ? need('--from <table>', options.from) : need('--table <name>', options.table);
-  const to = jobKind === 'copy' ? need('--to <table>', options.to) : from;
-  if (jobKind !== 'copy' && !options.filter && !options.all)
+  const input = jobKind === 'import' ? importFile(file, options) : undefined;
+  const from = jobKind === 'copy' ? need('--from <table>', options.from) : input ? input.path : need('--table <name>', options.table);
+  const to = jobKind === 'copy' ? need('--to <table>', options.to) : input ? need('--table <name>', options.table) : from;
+  if ((jobKind === 'delete' || jobKind === 'update') && !options.filter && !options.all)
     throw new CliError(`submit ${kind} without --filter changes every item of ${from}: add --all to say so`, EXIT.usage);
-  if (jobKind !== 'copy' && (options.transform || options.createTable))
+  if ((jobKind === 'delete' || jobKind === 'update') && (options.transform || options.createTable))
     throw new CliError(`submit ${kind} takes no --transform or --create-table`, EXIT.usage);
   if (jobKind === 'update') updateSpecOf({ table: from, ...options }); // what to change, checked now
   const update =
@@ -68,7 +127,10 @@ export async function submitCommand(kind: string, options: SubmitOptions): Promi
           },
         }
       : {};
-  const { segments = 32, attempts = 5 } = options;
+  if (options.units !== undefined && options.segments !== undefined && options.units !== options.segments)
+    throw new CliError(`give --units or --segments, not both (${options.units} and ${options.segments})`, EXIT.usage);
+  const { attempts = 5 } = options;
+  const segments = options.units ?? options.segments ?? 32;
   const transform = options.transform ? resolve(options.transform) : undefined;
   if (transform) await loadTransform(transform); // a bad module fails here, not on every worker
   const queue = options.queue ?? DEFAULT_QUEUE;
@@ -76,13 +138,14 @@ export async function submitCommand(kind: string, options: SubmitOptions): Promi
   try {
     return await withSession(options, async (session) => {
       const { signal } = session;
-      const source = await tableKey(session.client, from, undefined, { signal, flag: '--from' });
+      // an import has no source table: the target's key comes from DescribeTable, or --key to create it
+      const source = input ? undefined : await tableKey(session.client, from, undefined, { signal, flag: '--from' });
       const key = await targetKey(session.client, to, {
         key: options.key,
         create: options.createTable,
-        fallback: source,
+        ...(source ? { fallback: source } : {}),
         signal,
-        flag: '--to',
+        flag: input ? '--table' : '--to',
       });
       const jobId = newJobId(kind);
       const spec = {
@@ -101,6 +164,7 @@ export async function submitCommand(kind: string, options: SubmitOptions): Promi
           ...update,
           ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
           ...(options.capacity !== undefined ? { capacity: options.capacity } : {}),
+          ...(input ? { size: input.size } : {}),
         },
       };
       const record: JobRecord = { ...spec, createdAt: Date.now(), queue };
@@ -134,7 +198,7 @@ export async function submitCommand(kind: string, options: SubmitOptions): Promi
         process.stdout.write(`${JSON.stringify({ command: 'submit', ok: true, jobId, queue, units: segments, from, to })}\n`);
       else process.stdout.write(`${jobId}\n`);
       process.stderr.write(
-        `submitted ${jobId}: ${kind === 'copy' ? `copy ${from} to ${to}` : `${kind} ${options.filter ? 'matching ' : ''}items of ${from}`} in ${segments} units on queue ${queue}; run workers with: rxjs-dynamodb worker --redis ${options.redis}${queue !== DEFAULT_QUEUE ? ` --queue ${queue}` : ''}\n`,
+        `submitted ${jobId}: ${kind === 'copy' ? `copy ${from} to ${to}` : input ? `import ${from} (${input.size} bytes) into ${to}` : `${kind} ${options.filter ? 'matching ' : ''}items of ${from}`} in ${segments} units on queue ${queue}; run workers with: rxjs-dynamodb worker --redis ${options.redis}${queue !== DEFAULT_QUEUE ? ` --queue ${queue}` : ''}\n`,
       );
       return EXIT.ok;
     });

@@ -1,5 +1,5 @@
 /**
- * Work units: a bulk job cut into parallel-scan segments, each a plain JSON value that says what to do and how far
+ * Work units: a bulk job cut into parallel-scan segments (or, for `import`, a file into byte ranges: importUnits.ts), each a plain JSON value that says what to do and how far
  * it got (`cursor`: the segment's LastEvaluatedKey reached, every item before it settled). `runUnit` runs one with
  * the same machinery as `copy` (scan → transform → `dynamoBatchWrite`), from its cursor, and tells each move of
  * the cursor; whoever runs units (the `worker` command on BullMQ, a Kubernetes Indexed Job, a Lambda of a Step
@@ -25,6 +25,7 @@ import { Job, type Outcome } from './job.js';
 import { CallMeter } from './meter.js';
 import type { Tally } from './progress.js';
 import { parseJsonValue } from './json.js';
+import { byteRanges, runImportUnit } from './importUnits.js';
 import { keyOfItem, keyProjection, type ScanCheckpoint, scanInput } from './scanJob.js';
 import { batchSink, itemSink, type ScanWrite, scanWrite, type Sink, type Transform } from './scanWrite.js';
 import { recheckOf, updateSpecOf } from './updateCommand.js';
@@ -50,32 +51,47 @@ export interface UnitOptions {
   concurrency?: number | 'adaptive';
   /** Capacity units per second of this unit alone (writes; reads separately), when no shared budget is given. */
   capacity?: number;
+  /** For `import`: the file's size in bytes at submit; a worker that sees another size refuses the unit. */
+  size?: number;
 }
 
 /** One segment of a bulk job, as plain JSON. */
 export interface WorkUnit {
   jobId: string;
-  /** `copy`: from `from` into `to`; `delete`, `update`: the items of `from` (`to` is the same table). */
-  kind: 'copy' | 'delete' | 'update';
+  /**
+   * `copy`: from `from` into `to`; `delete`, `update`: the items of `from` (`to` is the same table); `import`: the
+   * lines of the NDJSON file `from` (an absolute path, readable at that same path on every worker) that start in
+   * `range`, into `to`.
+   */
+  kind: 'copy' | 'delete' | 'update' | 'import';
   from: string;
   to: string;
   segment: number;
   totalSegments: number;
   options: UnitOptions;
-  /** The segment's LastEvaluatedKey reached: every item before it is written or dead-lettered. Absent: the start. */
+  /** For `import`: the bytes `[start, end)` of the file in which the unit's lines start. */
+  range?: { start: number; end: number };
+  /**
+   * The segment's LastEvaluatedKey reached: every item before it is written or dead-lettered. For `import`, the byte
+   * offset of the first line not settled, `{ offset: { N: '<digits>' } }`. Absent: the start.
+   */
   cursor?: StoredKey;
   /** The whole segment is settled. */
   done?: boolean;
 }
 
 /** What a job is, before it is cut: `units` makes its segments. */
-export type JobSpec = Omit<WorkUnit, 'segment' | 'cursor' | 'done'>;
+export type JobSpec = Omit<WorkUnit, 'segment' | 'cursor' | 'done' | 'range'>;
 
-/** The units of a job: one per segment, each from the start. */
+/** The units of a job: one per segment (for `import`, per byte range of `options.size` bytes), each from the start. */
 export function makeUnits(spec: JobSpec): WorkUnit[] {
   const { totalSegments } = spec;
   if (!Number.isInteger(totalSegments) || totalSegments < 1 || totalSegments > 1_000_000)
     throw new RangeError(`totalSegments must be an integer from 1 to 1000000, got ${totalSegments}`);
+  if (spec.kind === 'import') {
+    if (spec.options.size === undefined) throw new RangeError('an import job needs options.size, the size of its file in bytes');
+    return byteRanges(spec.options.size, totalSegments).map((range, segment) => ({ ...spec, segment, range }));
+  }
   return Array.from({ length: totalSegments }, (_, segment) => ({ ...spec, segment }));
 }
 
@@ -163,7 +179,7 @@ const position = (state: ScanCheckpoint, segment: number): UnitPosition => {
 };
 
 /** The kinds of unit `runUnit` runs. */
-export const KINDS: readonly WorkUnit['kind'][] = ['copy', 'delete', 'update'];
+export const KINDS: readonly WorkUnit['kind'][] = ['copy', 'delete', 'update', 'import'];
 
 /** A parsed copy of the unit's filter: its values back from their exact JSON text. */
 type ScanFilter = { filter?: string; names?: Record<string, string>; values?: Record<string, unknown> };
@@ -215,7 +231,8 @@ function sinksOf(
  * Runs one unit from its cursor: scans its segment of `from` (from `cursor`), transforms, writes into `to`. Items
  * that fail go to `onDeadLetter`; the cursor moves (`onCursor`) past a page once each of its items is written or
  * dead-lettered. A failure every request would meet (no table, no access) rejects with a `CliError`, the cursor
- * before the unsettled items. Resolves with `outcome: 'interrupted'` when `signal` aborts it.
+ * before the unsettled items. Resolves with `outcome: 'interrupted'` when `signal` aborts it. An `import` unit reads
+ * the lines of its byte range instead, its cursor a byte offset (`runImportUnit`, importUnits.ts).
  *
  * ## Example
  * ```ts
@@ -229,6 +246,7 @@ function sinksOf(
  */
 export async function runUnit(unit: WorkUnit, options: RunUnitOptions): Promise<UnitResult> {
   if (!KINDS.includes(unit.kind)) throw new CliError(`unit kind ${String(unit.kind)} is not supported (${KINDS.join(', ')})`, EXIT.usage);
+  if (unit.kind === 'import') return runImportUnit(unit, options);
   const state = unitCheckpoint(unit);
   const deadLetters = options.onDeadLetter ?? (() => undefined);
   const job = new UnitJob(unit, deadLetters);
