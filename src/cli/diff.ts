@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { concatMap, filter, from, map, mergeMap, type Observable, range, take } from 'rxjs';
+import { concatMap, filter, from, map, mergeMap, type Observable, take } from 'rxjs';
 import {
   type Backpressure,
   backpressure,
@@ -27,7 +27,6 @@ import {
   capacity,
   type CapacityBudget,
   dynamoLookup,
-  dynamoScanPages,
   type Item,
   type Key,
   type Lookup,
@@ -39,8 +38,8 @@ import { DEFAULT_MARSHALL_OPTIONS } from '../internal/client.js';
 import { marshallItem } from '../internal/marshal.js';
 import { canonicalNumber } from '../internal/numbers.js';
 import { READ_UNITS } from './meter.js';
-import { keyOfItem, keyProjection } from './scanJob.js';
-import type { Transform } from './scanWrite.js';
+import { keyOfItem, keyProjection, scanSegments } from './scanJob.js';
+import { type Transform, transformedItem } from './scanWrite.js';
 import { CliError, EXIT, runToEnd } from './session.js';
 import { describeTable, keyOf, type TableKey } from './table.js';
 
@@ -256,16 +255,20 @@ interface Run {
   signal: AbortSignal;
 }
 
-/** The pages of a table, segments side by side. */
+/** The pages of a table, segments side by side (the scan of `export`, `copy`, …, from their beginning). */
 function scanTable(run: Run, input: ScanInput, link?: Backpressure): Observable<Page> {
-  const { segments, pageSize } = run.options;
-  const paging = { ...(link ? { backpressure: link } : {}), ...(run.budget ? { capacity: run.budget } : {}) };
+  const { segments: totalSegments, pageSize } = run.options;
+  const table = input.TableName ?? '';
+  const state = {
+    command: 'diff',
+    table,
+    totalSegments,
+    segments: Array.from({ length: totalSegments }, () => ({ done: false })),
+    complete: false,
+  };
   const base: ScanInput = { ...input, ...READ_UNITS, ...(pageSize ? { Limit: pageSize } : {}) };
-  return range(0, segments).pipe(
-    mergeMap((segment) =>
-      dynamoScanPages(run.client, segments > 1 ? { ...base, Segment: segment, TotalSegments: segments } : base, paging),
-    ),
-  );
+  const options = { ...(link ? { backpressure: link } : {}), ...(run.budget ? { capacity: run.budget } : {}) };
+  return scanSegments(run.client, base, state, options).pipe(map(({ page }) => page));
 }
 
 /** `dynamoLookup`'s options for a table of the diff (`projection`: read these attributes only). */
@@ -318,15 +321,19 @@ function expectedOf(run: Run, item: Item, out: unknown): Expected | undefined {
   if (out === FAILED) return undefined;
   if (out === undefined || out === null) return void ledger.counts.dropped++;
   const fail = (why: string) => void ledger.fail(keyOfItem(item, fromKey.names), why);
-  if (typeof out !== 'object' || Array.isArray(out))
-    return fail(`the transform returned ${Array.isArray(out) ? 'an array' : typeof out}, not an item or undefined`);
-  const expected = out as Item;
+  let expected: Item;
+  try {
+    expected = transformedItem(out)!;
+  } catch (error) {
+    return fail((error as Error).message);
+  }
   const absent = toKey.names.find((n) => expected[n] === undefined || expected[n] === null);
   if (absent !== undefined) return fail(`the item has no attribute ${absent}, part of the key of table ${options.to}`);
   const key = keyOfItem(expected, toKey.names);
   try {
-    marshallItem(key, MARSHAL); // a key the lookup could not send fails this item, not the whole diff
-    return options.keysOnly ? { key } : { key, attributes: marshallItem(expected, MARSHAL) };
+    // marshalled once: a key (or item) that cannot be sent fails this item, not the whole diff
+    const attributes = marshallItem(options.keysOnly ? key : expected, MARSHAL);
+    return options.keysOnly ? { key } : { key, attributes };
   } catch (error) {
     return fail(`the item cannot be compared: ${(error as Error).message}`);
   }

@@ -8,7 +8,7 @@
  */
 import type { ChangeRecord, Item, Key, WriteRequest } from '../index.js';
 import { storeKey } from './checkpoint.js';
-import type { Transform } from './scanWrite.js';
+import { type Transform, transformedItem } from './scanWrite.js';
 
 /** How a change record became writes, or why it did not. */
 export interface Replayed {
@@ -34,14 +34,8 @@ export function keyIn(item: Item, names: string[]): Key {
 
 const identity = (key: Key) => JSON.stringify(storeKey(key));
 
-async function through(transform: Transform | undefined, item: Item): Promise<Item | undefined> {
-  if (!transform) return item;
-  const out = await transform(item);
-  if (out === undefined || out === null) return undefined;
-  if (typeof out !== 'object' || Array.isArray(out))
-    throw new TypeError(`the transform returned ${Array.isArray(out) ? 'an array' : typeof out}, not an item (an object) or undefined`);
-  return out as Item;
-}
+const through = async (transform: Transform | undefined, item: Item): Promise<Item | undefined> =>
+  transform ? transformedItem(await transform(item)) : item;
 
 /**
  * The writes for `records` (one batch of the stream, in order) into `table` keyed by `names`. Records made before

@@ -45,28 +45,31 @@ export interface ScanWrite {
 
 type Taken = { page: SegmentPage; item: Item };
 
+/**
+ * A transform's answer as an item: `undefined` (or `null`) drops the item; anything but an object is refused with a
+ * TypeError saying what it was. `copy`, `migrate`'s replay and `diff` read a transform's answer through it.
+ */
+export function transformedItem(out: unknown): Item | undefined {
+  if (out === undefined || out === null) return undefined;
+  if (typeof out !== 'object' || Array.isArray(out))
+    throw new TypeError(`the transform returned ${Array.isArray(out) ? 'an array' : typeof out}, not an item (an object) or undefined`);
+  return out as Item;
+}
+
 /** Applies the transform; `undefined` when the item is dropped or fails (both settled here). */
 async function transformed(spec: ScanWrite, taken: Taken, drop: (taken: Taken) => void, fail: (taken: Taken, error: unknown) => void) {
-  let out: unknown;
+  let out: Item | undefined;
   try {
-    out = await spec.transform!(taken.item);
+    out = transformedItem(await spec.transform!(taken.item));
   } catch (error) {
     fail(taken, error);
     return undefined;
   }
-  if (out === undefined || out === null) {
+  if (out === undefined) {
     spec.job.tally.skipped++;
     drop(taken);
-    return undefined;
   }
-  if (typeof out !== 'object' || Array.isArray(out)) {
-    fail(
-      taken,
-      new TypeError(`the transform returned ${Array.isArray(out) ? 'an array' : typeof out}, not an item (an object) or undefined`),
-    );
-    return undefined;
-  }
-  return out as Item;
+  return out;
 }
 
 /** What becomes of the items a write operator's result speaks of, told to the job by `Sink.settle`. */

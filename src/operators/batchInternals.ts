@@ -27,7 +27,7 @@ import { Pacer } from '../internal/engine/pacer.js';
 import { ProgressTracker } from '../internal/progress.js';
 import { backoffDelay } from '../internal/backoff.js';
 import { isThrottlingError } from '../internal/retryable.js';
-import { type Ends, trackIn } from './callRunInternals.js';
+import { type Ends, reentrantLoop, trackIn } from './callRunInternals.js';
 import type { BackoffOptions, BatchOptions, DynamoDBSender } from '../types.js';
 
 /** What one call gave: its answer, and the capacity units DynamoDB said it consumed (when it said). */
@@ -88,8 +88,6 @@ class BatchRun<R, O> {
   private timer: Subscription | undefined;
   private timerAt = Infinity;
   private sourceError: { error: unknown } | undefined;
-  private driving = false;
-  private again = false;
 
   constructor(
     private readonly client: DynamoDBSender,
@@ -157,18 +155,10 @@ class BatchRun<R, O> {
   }
 
   /** Does what can be done now: prepare, describe, send, end. A call from inside runs the loop once more instead. */
-  private drive(): void {
-    if (this.driving) return void (this.again = true);
-    this.driving = true;
-    try {
-      do {
-        this.again = false;
-        this.step();
-      } while (this.again && !this.subscriber.closed);
-    } finally {
-      this.driving = false;
-    }
-  }
+  private readonly drive = reentrantLoop(
+    () => this.step(),
+    () => this.subscriber.closed,
+  );
 
   private step(): void {
     const { engine, subscriber } = this;

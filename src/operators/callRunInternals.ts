@@ -36,6 +36,27 @@ export function trackIn<T>(set: Set<Subscription>, work: Observable<T>, observer
   if (!subscription.closed) set.add(subscription);
 }
 
+/**
+ * A re-entrant loop: `run()` calls `step` until it asks for nothing more; a `run()` from inside `step` (an answer
+ * given synchronously) makes the loop go round once more instead of nesting. It stops going round once `closed()`.
+ */
+export function reentrantLoop(step: () => void, closed: () => boolean): () => void {
+  let running = false;
+  let again = false;
+  return () => {
+    if (running) return void (again = true);
+    running = true;
+    try {
+      do {
+        again = false;
+        step();
+      } while (again && !closed());
+    } finally {
+      running = false;
+    }
+  };
+}
+
 export abstract class CallRun<In, Out> {
   /** One controller for every call of the subscription: each call listens to it. */
   protected readonly controller = new AbortController();
@@ -51,8 +72,6 @@ export abstract class CallRun<In, Out> {
   protected inFlight = 0;
   /** Set when the source has ended (with its error, if any). */
   protected sourceDone: { error?: unknown } | undefined;
-  private driving = false;
-  private again = false;
 
   constructor(
     protected readonly subscriber: Subscriber<Out>,
@@ -93,18 +112,10 @@ export abstract class CallRun<In, Out> {
   }
 
   /** Runs `step`; a call from inside (an answer given synchronously) runs it once more afterwards instead. */
-  protected drive(): void {
-    if (this.driving) return void (this.again = true);
-    this.driving = true;
-    try {
-      do {
-        this.again = false;
-        this.step();
-      } while (this.again && !this.subscriber.closed);
-    } finally {
-      this.driving = false;
-    }
-  }
+  protected readonly drive = reentrantLoop(
+    () => this.step(),
+    () => this.subscriber.closed,
+  );
 
   /** Subscribes to `work` (a call), keeping its subscription until it ends, so that unsubscribing cancels it. */
   protected track<T>(work: Observable<T>, observer: Ends<T>): void {
