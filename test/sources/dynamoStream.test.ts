@@ -3,6 +3,7 @@ import type { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
   backpressure,
+  capacity,
   type ChangeBatch,
   type ChangeRecord,
   dynamoStream,
@@ -1047,6 +1048,22 @@ describe('dynamoStreamBatches: options', () => {
 });
 
 describe('dynamoStreamBatches: backpressure (virtual time)', () => {
+  it('should pay for each batch of records from a capacity budget (records per second) before the shard is polled again', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, flush }) => {
+      const shards: FakeShard[] = [
+        { shardId: 's', pages: [[insert('a', '1', '100'), insert('b', '1', '200')], [insert('c', '1', '300')]] },
+      ];
+      const fake = fakeStreamsClient(() => scheduler.now(), cold, shards);
+      const budget = capacity({ unitsPerSecond: 100, burstSeconds: 0 }); // 10 ms a record
+      watch(scheduler, dynamoStreamBatches(fake.client, STREAM_ARN, { scheduler, idleDelayMs: 1000, capacity: budget }), 100);
+      flush();
+      // 2 records at 3 are paid from 3 to 23; the 1 record at 4 waits for them: the next call at 23, not 4
+      expect(fake.calls.filter((c) => c.name === 'GetRecords').map((c) => c.at)).toEqual([2, 3, 23, 24, 25]);
+      expect(budget.spent).toBe(3);
+    });
+  });
+
   it('should send no GetRecords while the link is full, and go on when it is released', () => {
     const scheduler = testScheduler();
     scheduler.run(({ cold, flush }) => {
