@@ -14,10 +14,10 @@ import { looksLikeDynamoJson } from './dynamoJson.js';
 import { defaultFormat, isGzipFile } from './inputFiles.js';
 import { parseJsonItem, toJsonLine } from './json.js';
 import type { CommonOptions, KeySpec } from './options.js';
-import { CliError, EXIT, withSession } from './session.js';
+import { CliError, EXIT, type Session, withSession } from './session.js';
 import { tableKey, targetKey } from './table.js';
 import { connect, DEFAULT_QUEUE, jobKey, type JobRecord, type QueueOptions, ready, unitId } from './unitQueue.js';
-import { KINDS, makeUnits, type WorkUnit } from './units.js';
+import { KINDS, makeUnits, type UnitOptions, type WorkUnit } from './units.js';
 import { updateSpecOf } from './updateCommand.js';
 
 export interface SubmitOptions extends CommonOptions, QueueOptions {
@@ -99,26 +99,44 @@ function importFile(file: string | undefined, options: SubmitOptions): { path: s
   return { path: resolve(file), size: stat.size };
 }
 
-/** Runs `submit`; resolves to the exit code. `file` is an import's input (the other jobs take none). */
-export async function submitCommand(kind: string, file: string | undefined, options: SubmitOptions): Promise<number> {
-  if (!(KINDS as readonly string[]).includes(kind))
-    throw new CliError(`submit: the jobs that can be submitted are ${KINDS.join(', ')}, got ${kind}`, EXIT.usage);
-  const jobKind = kind as WorkUnit['kind'];
-  if (jobKind !== 'import' && file !== undefined) throw new CliError(`submit ${kind} takes no file argument, got ${file}`, EXIT.usage);
-  const need = (flag: string, value: string | undefined) => {
-    if (!value) throw new CliError(`submit ${kind} needs ${flag}`, EXIT.usage);
-    return value;
-  };
-  const input = jobKind === 'import' ? importFile(file, options) : undefined;
-  const from = jobKind === 'copy' ? need('--from <table>', options.from) : input ? input.path : need('--table <name>', options.table);
-  const to = jobKind === 'copy' ? need('--to <table>', options.to) : input ? need('--table <name>', options.table) : from;
-  if ((jobKind === 'delete' || jobKind === 'update') && !options.filter && !options.all)
+/** What `submit` learned of one job, checked: where it reads, where it writes, and the unit options of its kind. */
+export interface SubmitPlan {
+  from: string;
+  to: string;
+  /** The target's key, and the options only this kind of unit has (the common ones are added by `submit`). */
+  options: UnitOptions;
+  /** The job in words, for the line on stderr: e.g. `copy A to B`. */
+  describe: string;
+  /** Units of the job, when its kind decides them (e.g. one per file). @default --segments (--units), or 32 */
+  totalSegments?: number;
+}
+
+/**
+ * Checks a job of one kind: its flags and files at once (before Redis is asked), its tables in the session it
+ * returns to; and says what its units need.
+ */
+export type Planner = (
+  file: string | undefined,
+  options: SubmitOptions & { kind: WorkUnit['kind'] },
+) => (session: Session) => Promise<SubmitPlan>;
+
+const need = (kind: string, flag: string, value: string | undefined) => {
+  if (!value) throw new CliError(`submit ${kind} needs ${flag}`, EXIT.usage);
+  return value;
+};
+
+/** copy, delete, update: a table read by scan segments; copy writes into another, delete and update into itself. */
+const planScan: Planner = (_file, options) => {
+  const kind = options.kind;
+  const from = kind === 'copy' ? need(kind, '--from <table>', options.from) : need(kind, '--table <name>', options.table);
+  const to = kind === 'copy' ? need(kind, '--to <table>', options.to) : from;
+  if ((kind === 'delete' || kind === 'update') && !options.filter && !options.all)
     throw new CliError(`submit ${kind} without --filter changes every item of ${from}: add --all to say so`, EXIT.usage);
-  if ((jobKind === 'delete' || jobKind === 'update') && (options.transform || options.createTable))
+  if ((kind === 'delete' || kind === 'update') && (options.transform || options.createTable))
     throw new CliError(`submit ${kind} takes no --transform or --create-table`, EXIT.usage);
-  if (jobKind === 'update') updateSpecOf({ table: from, ...options }); // what to change, checked now
+  if (kind === 'update') updateSpecOf({ table: from, ...options }); // what to change, checked now
   const update =
-    jobKind === 'update'
+    kind === 'update'
       ? {
           update: {
             ...(options.set ? { set: toJsonLine(options.set) } : {}),
@@ -127,6 +145,47 @@ export async function submitCommand(kind: string, file: string | undefined, opti
           },
         }
       : {};
+  return async ({ client, signal }) => {
+    const source = await tableKey(client, from, undefined, { signal, flag: '--from' });
+    const key = await targetKey(client, to, { key: options.key, create: options.createTable, fallback: source, signal, flag: '--to' });
+    const describe = kind === 'copy' ? `copy ${from} to ${to}` : `${kind} ${options.filter ? 'matching ' : ''}items of ${from}`;
+    return { from, to, options: { key: key.names, ...update }, describe };
+  };
+};
+
+/** import: one plain NDJSON file cut into byte ranges, written into a table. */
+const planImport: Planner = (file, options) => {
+  const input = importFile(file, options);
+  const to = need('import', '--table <name>', options.table);
+  return async ({ client, signal }) => {
+    // an import has no source table: the target's key comes from DescribeTable, or --key to create it
+    const key = await targetKey(client, to, { key: options.key, create: options.createTable, signal, flag: '--table' });
+    const describe = `import ${input.path} (${input.size} bytes) into ${to}`;
+    return { from: input.path, to, options: { key: key.names, size: input.size }, describe };
+  };
+};
+
+/** The planner of each kind of job. */
+function plannerOf(kind: WorkUnit['kind']): Planner {
+  switch (kind) {
+    case 'copy':
+    case 'delete':
+    case 'update':
+      return planScan;
+    case 'import':
+      return planImport;
+    default:
+      throw new CliError(`submit ${kind} is not supported yet`, EXIT.usage);
+  }
+}
+
+/** Runs `submit`; resolves to the exit code. `file` is an import's input (the other jobs take none). */
+export async function submitCommand(kind: string, file: string | undefined, options: SubmitOptions): Promise<number> {
+  if (!(KINDS as readonly string[]).includes(kind))
+    throw new CliError(`submit: the jobs that can be submitted are ${KINDS.join(', ')}, got ${kind}`, EXIT.usage);
+  const jobKind = kind as WorkUnit['kind'];
+  if (jobKind !== 'import' && file !== undefined) throw new CliError(`submit ${kind} takes no file argument, got ${file}`, EXIT.usage);
+  const plan = plannerOf(jobKind)(file, { ...options, kind: jobKind });
   if (options.units !== undefined && options.segments !== undefined && options.units !== options.segments)
     throw new CliError(`give --units or --segments, not both (${options.units} and ${options.segments})`, EXIT.usage);
   const { attempts = 5 } = options;
@@ -137,34 +196,24 @@ export async function submitCommand(kind: string, file: string | undefined, opti
   const redis = await ready(connect(options.redis), options.redis);
   try {
     return await withSession(options, async (session) => {
-      const { signal } = session;
-      // an import has no source table: the target's key comes from DescribeTable, or --key to create it
-      const source = input ? undefined : await tableKey(session.client, from, undefined, { signal, flag: '--from' });
-      const key = await targetKey(session.client, to, {
-        key: options.key,
-        create: options.createTable,
-        ...(source ? { fallback: source } : {}),
-        signal,
-        flag: input ? '--table' : '--to',
-      });
+      const { from, to, describe, ...planned } = await plan(session);
+      const totalSegments = planned.totalSegments ?? segments;
       const jobId = newJobId(kind);
       const spec = {
         jobId,
         kind: jobKind,
         from,
         to,
-        totalSegments: segments,
+        totalSegments,
         options: {
-          key: key.names,
+          ...planned.options,
           ...(transform ? { transform } : {}),
           ...(options.pageSize ? { pageSize: options.pageSize } : {}),
           ...(options.filter ? { filter: options.filter } : {}),
           ...(options.names ? { names: options.names } : {}),
           ...(options.values ? { values: toJsonLine(options.values) } : {}),
-          ...update,
           ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
           ...(options.capacity !== undefined ? { capacity: options.capacity } : {}),
-          ...(input ? { size: input.size } : {}),
         },
       };
       const record: JobRecord = { ...spec, createdAt: Date.now(), queue };
@@ -195,10 +244,10 @@ export async function submitCommand(kind: string, file: string | undefined, opti
         await bull.close();
       }
       if (options.json)
-        process.stdout.write(`${JSON.stringify({ command: 'submit', ok: true, jobId, queue, units: segments, from, to })}\n`);
+        process.stdout.write(`${JSON.stringify({ command: 'submit', ok: true, jobId, queue, units: totalSegments, from, to })}\n`);
       else process.stdout.write(`${jobId}\n`);
       process.stderr.write(
-        `submitted ${jobId}: ${kind === 'copy' ? `copy ${from} to ${to}` : input ? `import ${from} (${input.size} bytes) into ${to}` : `${kind} ${options.filter ? 'matching ' : ''}items of ${from}`} in ${segments} units on queue ${queue}; run workers with: rxjs-dynamodb worker --redis ${options.redis}${queue !== DEFAULT_QUEUE ? ` --queue ${queue}` : ''}\n`,
+        `submitted ${jobId}: ${describe} in ${totalSegments} units on queue ${queue}; run workers with: rxjs-dynamodb worker --redis ${options.redis}${queue !== DEFAULT_QUEUE ? ` --queue ${queue}` : ''}\n`,
       );
       return EXIT.ok;
     });

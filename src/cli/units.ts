@@ -63,7 +63,7 @@ export interface WorkUnit {
    * lines of the NDJSON file `from` (an absolute path, readable at that same path on every worker) that start in
    * `range`, into `to`.
    */
-  kind: 'copy' | 'delete' | 'update' | 'import';
+  kind: 'copy' | 'delete' | 'update' | 'import' | 'export' | 'diff';
   from: string;
   to: string;
   segment: number;
@@ -88,11 +88,26 @@ export function makeUnits(spec: JobSpec): WorkUnit[] {
   const { totalSegments } = spec;
   if (!Number.isInteger(totalSegments) || totalSegments < 1 || totalSegments > 1_000_000)
     throw new RangeError(`totalSegments must be an integer from 1 to 1000000, got ${totalSegments}`);
-  if (spec.kind === 'import') {
-    if (spec.options.size === undefined) throw new RangeError('an import job needs options.size, the size of its file in bytes');
-    return byteRanges(spec.options.size, totalSegments).map((range, segment) => ({ ...spec, segment, range }));
+  switch (spec.kind) {
+    case 'import':
+      if (spec.options.size === undefined) throw new RangeError('an import job needs options.size, the size of its file in bytes');
+      return byteRanges(spec.options.size, totalSegments).map((range, segment) => ({ ...spec, segment, range }));
+    default:
+      return Array.from({ length: totalSegments }, (_, segment) => ({ ...spec, segment }));
   }
-  return Array.from({ length: totalSegments }, (_, segment) => ({ ...spec, segment }));
+}
+
+/** A runner of the kinds of unit that do not scan one table into another (their own modules). */
+type UnitRunner = (unit: WorkUnit, options: RunUnitOptions) => Promise<UnitResult>;
+
+/** The runner of a kind that has its own; `undefined` for copy, delete and update (`runUnit` runs them). */
+function runnerOf(kind: WorkUnit['kind']): UnitRunner | undefined {
+  switch (kind) {
+    case 'import':
+      return runImportUnit;
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -179,7 +194,10 @@ const position = (state: ScanCheckpoint, segment: number): UnitPosition => {
 };
 
 /** The kinds of unit `runUnit` runs. */
-export const KINDS: readonly WorkUnit['kind'][] = ['copy', 'delete', 'update', 'import'];
+export const KINDS: readonly WorkUnit['kind'][] = ['copy', 'delete', 'update', 'import', 'export', 'diff'];
+
+/** The kinds `runUnit` runs now (the others are refused, named). */
+const RUNNABLE: readonly WorkUnit['kind'][] = ['copy', 'delete', 'update', 'import'];
 
 /** A parsed copy of the unit's filter: its values back from their exact JSON text. */
 type ScanFilter = { filter?: string; names?: Record<string, string>; values?: Record<string, unknown> };
@@ -246,7 +264,9 @@ function sinksOf(
  */
 export async function runUnit(unit: WorkUnit, options: RunUnitOptions): Promise<UnitResult> {
   if (!KINDS.includes(unit.kind)) throw new CliError(`unit kind ${String(unit.kind)} is not supported (${KINDS.join(', ')})`, EXIT.usage);
-  if (unit.kind === 'import') return runImportUnit(unit, options);
+  const runner = runnerOf(unit.kind);
+  if (runner) return runner(unit, options);
+  if (!RUNNABLE.includes(unit.kind)) throw new CliError(`unit kind ${unit.kind} cannot be run yet`, EXIT.usage);
   const state = unitCheckpoint(unit);
   const deadLetters = options.onDeadLetter ?? (() => undefined);
   const job = new UnitJob(unit, deadLetters);
