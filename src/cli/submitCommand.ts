@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { loadTransform } from './copyCommand.js';
 import { looksLikeDynamoJson } from './dynamoJson.js';
 import { defaultFormat, isGzipFile } from './inputFiles.js';
@@ -17,7 +18,7 @@ import type { CommonOptions, KeySpec } from './options.js';
 import { CliError, EXIT, type Session, withSession } from './session.js';
 import { tableKey, targetKey } from './table.js';
 import { connect, DEFAULT_QUEUE, jobKey, type JobRecord, type QueueOptions, ready, unitId } from './unitQueue.js';
-import { KINDS, makeUnits, type UnitOptions, type WorkUnit } from './units.js';
+import { type JobSpec, KINDS, makeUnits, type UnitOptions, type WorkUnit } from './units.js';
 import { updateSpecOf } from './updateCommand.js';
 
 export interface SubmitOptions extends CommonOptions, QueueOptions {
@@ -47,7 +48,7 @@ export interface SubmitOptions extends CommonOptions, QueueOptions {
 }
 
 /** A job id: the kind, the time, and random letters. */
-const newJobId = (kind: string) => `${kind}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+export const newJobId = (kind: string) => `${kind}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
 /** The first non-blank line of a file (at most 1 MB of it), to tell DynamoDB JSON from NDJSON before any unit runs. */
 function firstLine(file: string): string | undefined {
@@ -179,6 +180,41 @@ function plannerOf(kind: WorkUnit['kind']): Planner {
   }
 }
 
+/**
+ * Cuts a job into its units and puts them on the queue: the units first (a bad `totalSegments` is refused, usage,
+ * before anything is stored), then the job's record, then the units, each to be tried `attempts` times. Returns the
+ * units.
+ */
+export async function enqueueJob(redis: Redis, queue: string, spec: JobSpec, attempts: number): Promise<WorkUnit[]> {
+  let units: WorkUnit[];
+  try {
+    units = makeUnits(spec);
+  } catch (error) {
+    throw new CliError(`submit: ${(error as Error).message}`, EXIT.usage);
+  }
+  const record: JobRecord = { ...spec, createdAt: Date.now(), queue };
+  await redis.set(jobKey(queue, spec.jobId), JSON.stringify(record));
+  const bull = new Queue(queue, { connection: redis });
+  try {
+    await bull.addBulk(
+      units.map((unit) => ({
+        name: spec.kind,
+        data: unit,
+        opts: {
+          jobId: unitId(spec.jobId, unit.segment),
+          attempts,
+          backoff: { type: 'exponential', delay: 1_000 },
+          removeOnComplete: false,
+          removeOnFail: false,
+        },
+      })),
+    );
+  } finally {
+    await bull.close();
+  }
+  return units;
+}
+
 /** Runs `submit`; resolves to the exit code. `file` is an import's input (the other jobs take none). */
 export async function submitCommand(kind: string, file: string | undefined, options: SubmitOptions): Promise<number> {
   if (!(KINDS as readonly string[]).includes(kind))
@@ -216,33 +252,7 @@ export async function submitCommand(kind: string, file: string | undefined, opti
           ...(options.capacity !== undefined ? { capacity: options.capacity } : {}),
         },
       };
-      const record: JobRecord = { ...spec, createdAt: Date.now(), queue };
-      // the units first (a bad --segments is refused here), then the job: no job is left without its units
-      let units: WorkUnit[];
-      try {
-        units = makeUnits(spec);
-      } catch (error) {
-        throw new CliError(`submit: ${(error as Error).message}`, EXIT.usage);
-      }
-      await redis.set(jobKey(queue, jobId), JSON.stringify(record));
-      const bull = new Queue(queue, { connection: redis });
-      try {
-        await bull.addBulk(
-          units.map((unit) => ({
-            name: kind,
-            data: unit,
-            opts: {
-              jobId: unitId(jobId, unit.segment),
-              attempts,
-              backoff: { type: 'exponential', delay: 1_000 },
-              removeOnComplete: false,
-              removeOnFail: false,
-            },
-          })),
-        );
-      } finally {
-        await bull.close();
-      }
+      await enqueueJob(redis, queue, spec, attempts);
       if (options.json)
         process.stdout.write(`${JSON.stringify({ command: 'submit', ok: true, jobId, queue, units: totalSegments, from, to })}\n`);
       else process.stdout.write(`${jobId}\n`);
