@@ -13,7 +13,7 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import type { CapacityStore } from './capacityStore.js';
+import type { CapacityStore, RateCut } from './capacityStore.js';
 import { sendCommand } from './internal/client.js';
 import type { RateController } from './internal/engine/controller.js';
 import type { DynamoDBSender } from './types.js';
@@ -44,6 +44,15 @@ export interface CapacityOptions {
    * happened to use a budget on different tables first would then silently not share it. @default 'default'
    */
   key?: string;
+  /**
+   * With a `store`: how a throttle that any budget sharing the bucket meets lowers the shared rate, so that every
+   * worker slows down (the adaptive controllers of `concurrency: 'adaptive'` operators learn only in their own
+   * process; this is the decrease they all share). The rate in force is multiplied by `factor`, then climbs back
+   * linearly to `unitsPerSecond` over `recoverSeconds`; throttles within `holdSeconds` of a cut (the same wave, seen
+   * by many workers) do not cut again. `false`: a throttle is only fined (see {@link CapacityBudget.throttled}).
+   * @default { factor: 0.7, recoverSeconds: 10, holdSeconds: 1 }
+   */
+  throttleCut?: { factor?: number; recoverSeconds?: number; holdSeconds?: number } | false;
 }
 
 /**
@@ -106,8 +115,9 @@ export interface CapacityBudget {
    * DynamoDB throttled `units` of a call (returned them unprocessed, or refused the call with a throttling error). With
    * a `store`, the shared bucket is charged twice their number, from now at the earliest: the refused attempt as if it
    * had been spent (the correction gave it back) and as much again as a fine, so that every worker sharing the budget
-   * waits for it (a fine smaller than the burst first uses up the burst). Without a store nothing changes: within one process, `concurrency: 'adaptive'` operators that share
-   * a budget share their rate controllers instead.
+   * waits for it (a fine smaller than the burst first uses up the burst), and the shared rate is cut (`throttleCut`).
+   * Without a store nothing changes: within one process, `concurrency: 'adaptive'` operators that share a budget share
+   * their rate controllers instead.
    */
   throttled?(units: number): void;
   /** Units charged as fines for throttling (with a `store`). */
@@ -150,7 +160,7 @@ export interface CapacityBudget {
  * @returns The budget.
  */
 export function capacity(options: CapacityOptions): CapacityBudget {
-  const { unitsPerSecond, fractionOfProvisioned, burstSeconds = 1, store, key = 'default' } = options;
+  const { unitsPerSecond, fractionOfProvisioned, burstSeconds = 1, store, key = 'default', throttleCut = {} } = options;
   if ((unitsPerSecond === undefined) === (fractionOfProvisioned === undefined))
     throw new RangeError(
       `capacity needs exactly one of unitsPerSecond or fractionOfProvisioned, got ${JSON.stringify({ ...options, store: store && '[store]' })}`,
@@ -167,6 +177,7 @@ export function capacity(options: CapacityOptions): CapacityBudget {
   )
     throw new TypeError(`capacity.store must have reserve, correct and penalize methods (redisCapacityStore(redis) makes one)`);
   if (typeof key !== 'string' || key === '') throw new RangeError(`capacity.key must be a non-empty string, got ${JSON.stringify(key)}`);
+  const cut = throttleCut === false ? undefined : rateCut(throttleCut);
 
   let rate = unitsPerSecond;
   let resolving: Observable<number> | undefined;
@@ -234,9 +245,23 @@ export function capacity(options: CapacityOptions): CapacityBudget {
     throttled: (units) => {
       if (!store || rate === undefined || !(units > 0)) return;
       penalized += 2 * units;
-      record(store.penalize(key, 2 * units, rate));
+      record(store.penalize(key, 2 * units, rate, cut));
     },
   };
+}
+
+/** A `throttleCut` option checked, in milliseconds. */
+function rateCut({
+  factor = 0.7,
+  recoverSeconds = 10,
+  holdSeconds = 1,
+}: Exclude<CapacityOptions['throttleCut'], false | undefined>): RateCut {
+  if (!(factor > 0 && factor < 1)) throw new RangeError(`capacity.throttleCut.factor must be in (0, 1), got ${factor}`);
+  if (!(recoverSeconds > 0 && Number.isFinite(recoverSeconds)))
+    throw new RangeError(`capacity.throttleCut.recoverSeconds must be a number > 0, got ${recoverSeconds}`);
+  if (!(holdSeconds >= 0 && Number.isFinite(holdSeconds)))
+    throw new RangeError(`capacity.throttleCut.holdSeconds must be a number >= 0, got ${holdSeconds}`);
+  return { factor, recoverMs: recoverSeconds * 1000, holdMs: holdSeconds * 1000 };
 }
 
 /** The budget an operator spends: the handle it was given, or one of its own made from options. */

@@ -15,8 +15,22 @@ export interface CapacityStore {
   reserve(key: string, units: number, unitsPerSecond: number, burstMs: number): ObservableInput<number>;
   /** Charges more (positive) or gives back (negative) units already reserved in bucket `key`. */
   correct(key: string, units: number, unitsPerSecond: number): ObservableInput<void>;
-  /** Charges `units` to bucket `key` from now at the earliest: every budget sharing it waits for them. */
-  penalize(key: string, units: number, unitsPerSecond: number): ObservableInput<void>;
+  /**
+   * Charges `units` to bucket `key` from now at the earliest: every budget sharing it waits for them. With `cut`, also
+   * lowers the bucket's rate to `cut.factor` times the rate in force, climbing back to `unitsPerSecond` over
+   * `cut.recoverMs` — unless it was cut less than `cut.holdMs` ago — so every budget sharing it spends more slowly.
+   */
+  penalize(key: string, units: number, unitsPerSecond: number, cut?: RateCut): ObservableInput<void>;
+}
+
+/** How a throttle cuts a shared bucket's rate (`capacity({ throttleCut })`). */
+export interface RateCut {
+  /** The rate in force is multiplied by this (0 < factor < 1). */
+  factor: number;
+  /** Milliseconds to climb back, linearly, to the full rate. */
+  recoverMs: number;
+  /** A cut less than this many milliseconds old is not cut again. */
+  holdMs: number;
 }
 
 /** What went wrong with a capacity store. */
@@ -43,8 +57,9 @@ export interface RedisCapacityStoreOptions {
 
 /**
  * A capacity store in Redis: each reserve, correct and penalize is one Lua script, atomic, timed by the Redis
- * server's clock (`TIME`) so that machines whose clocks differ still share one schedule. A bucket is one string key
- * (its `tat` in milliseconds), which expires a minute after it is paid for when nobody spends from it.
+ * server's clock (`TIME`) so that machines whose clocks differ still share one schedule. A bucket is one hash key
+ * (its `tat` in milliseconds, and the last throttle cut of its rate), which expires a minute after it is paid for
+ * and its rate is back to full, when nobody spends from it.
  *
  * ## Example
  * ```ts
@@ -65,9 +80,9 @@ export function redisCapacityStore(redis: Redis | Cluster, options: RedisCapacit
   const { prefix = 'rxjs-dynamodb:capacity:' } = options;
   if (typeof prefix !== 'string') throw new TypeError(`redisCapacityStore prefix must be a string, got ${String(prefix)}`);
   const run = capacityScriptRunner(redis);
-  const call = async (key: string, mode: CapacityScriptMode, units: number, unitsPerSecond: number, burstMs: number) => {
+  const call = async (key: string, mode: CapacityScriptMode, units: number, unitsPerSecond: number, burstMs: number, cut?: RateCut) => {
     try {
-      return (await run(prefix + key, mode, units, unitsPerSecond, burstMs)).wait;
+      return (await run(prefix + key, mode, units, unitsPerSecond, burstMs, cut)).wait;
     } catch (cause) {
       throw new CapacityStoreError(
         'capacityStore.unavailable',
@@ -80,6 +95,6 @@ export function redisCapacityStore(redis: Redis | Cluster, options: RedisCapacit
   return {
     reserve: (key, units, unitsPerSecond, burstMs) => call(key, 'reserve', units, unitsPerSecond, burstMs),
     correct: async (key, units, unitsPerSecond) => void (await call(key, 'correct', units, unitsPerSecond, 0)),
-    penalize: async (key, units, unitsPerSecond) => void (await call(key, 'penalize', units, unitsPerSecond, 0)),
+    penalize: async (key, units, unitsPerSecond, cut) => void (await call(key, 'penalize', units, unitsPerSecond, 0, cut)),
   };
 }

@@ -69,6 +69,7 @@ export {
   CapacityStoreError,
   type CapacityStore,
   type CapacityStoreErrorCode,
+  type RateCut,
   type RedisCapacityStoreOptions,
 } from './capacityStore.js';
 export type { Progress } from './internal/progress.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { asyncScheduler, firstValueFrom, from, type Observable, of, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { capacity, type CapacityStore, dynamoBatchWrite, dynamoPut } from 'rxjs-dynamodb';
+import { capacity, type CapacityStore, dynamoBatchWrite, dynamoPut, dynamoScanPages, dynamoTransactWrite } from 'rxjs-dynamodb';
 import { fakeWriteClient } from './helpers/fakeClient.js';
 import { testScheduler } from './helpers/marbles.js';
 
@@ -20,8 +20,8 @@ function fakeStore(cold: Cold, waits: number[], { latency = '-', correctError }:
       log.push(`correct ${key} ${units} ${unitsPerSecond}`);
       return correctError === undefined ? of(undefined) : throwError(() => correctError);
     },
-    penalize: (key, units, unitsPerSecond) => {
-      log.push(`penalize ${key} ${units} ${unitsPerSecond}`);
+    penalize: (key, units, unitsPerSecond, cut) => {
+      log.push(`penalize ${key} ${units} ${unitsPerSecond}${cut ? ` cut ${cut.factor} ${cut.recoverMs} ${cut.holdMs}` : ''}`);
       return of(undefined);
     },
   };
@@ -85,7 +85,7 @@ describe('capacity with a store', () => {
         .subscribe();
       flush();
       expect(fake.calls.map((c) => c.requests.length)).toEqual([25, 5]);
-      expect(log).toEqual(['reserve k 25 100 1000', 'correct k -5 100', 'penalize k 10 100', 'reserve k 5 100 1000']);
+      expect(log).toEqual(['reserve k 25 100 1000', 'correct k -5 100', 'penalize k 10 100 cut 0.7 10000 1000', 'reserve k 5 100 1000']);
       expect(budget.penalized).toBe(10);
     });
   });
@@ -111,7 +111,7 @@ describe('capacity with a store', () => {
         )
         .subscribe();
       flush();
-      expect(log.filter((l) => l.startsWith('penalize'))).toEqual(['penalize k 20 100']);
+      expect(log.filter((l) => l.startsWith('penalize'))).toEqual(['penalize k 20 100 cut 0.7 10000 1000']);
     });
   });
 
@@ -133,7 +133,77 @@ describe('capacity with a store', () => {
         .pipe(dynamoPut(client, 'T', { capacity: { unitsPerSecond: 10, store }, scheduler, backoff: { baseDelayMs: 10, jitter: 'none' } }))
         .subscribe();
       flush();
-      expect(log).toContain('penalize default 2 10');
+      expect(log).toContain('penalize default 2 10 cut 0.7 10000 1000');
+    });
+  });
+
+  it('should cut the shared rate as throttleCut says, or only fine with throttleCut: false', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, flush }) => {
+      const { store, log } = fakeStore(cold, []);
+      capacity({ unitsPerSecond: 100, store, key: 'a', throttleCut: { factor: 0.5, recoverSeconds: 4, holdSeconds: 0 } }).throttled!(3);
+      capacity({ unitsPerSecond: 100, store, key: 'b', throttleCut: false }).throttled!(3);
+      flush();
+      expect(log).toEqual(['penalize a 6 100 cut 0.5 4000 0', 'penalize b 6 100']);
+    });
+    const store: CapacityStore = { reserve: () => of(0), correct: () => of(undefined), penalize: () => of(undefined) };
+    expect(() => capacity({ unitsPerSecond: 1, store, throttleCut: { factor: 1 } })).toThrow(
+      /throttleCut.factor must be in \(0, 1\), got 1/,
+    );
+    expect(() => capacity({ unitsPerSecond: 1, store, throttleCut: { recoverSeconds: 0 } })).toThrow(
+      /recoverSeconds must be a number > 0, got 0/,
+    );
+    expect(() => capacity({ unitsPerSecond: 1, store, throttleCut: { holdSeconds: -1 } })).toThrow(
+      /holdSeconds must be a number >= 0, got -1/,
+    );
+  });
+
+  it('should charge a Scan page refused with a throttling error to the store (a source slows every worker too)', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, flush }) => {
+      const throttling = Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' });
+      const page = (pk: string, next?: string) => ({
+        Items: [{ pk: { S: pk } }],
+        Count: 1,
+        ScannedCount: 1,
+        ConsumedCapacity: { TableName: 'T', CapacityUnits: 4 },
+        ...(next ? { LastEvaluatedKey: { pk: { S: next } } } : {}),
+      });
+      // the first page, then a throttled attempt at the second, then the second
+      const answers = [cold('-(r|)', { r: page('a', 'a') }), cold('-#', {}, throttling), cold('-(r|)', { r: page('b') })];
+      const client = { send: () => answers.shift()! };
+      const { store, log } = fakeStore(cold, []);
+      dynamoScanPages(
+        client,
+        { TableName: 'T' },
+        { capacity: { unitsPerSecond: 100, store, key: 's' }, scheduler, backoff: { baseDelayMs: 10, jitter: 'none' } },
+      ).subscribe();
+      flush();
+      // the throttled attempt offered what the last page cost: 4 units, fined twice
+      expect(log.filter((l) => l.startsWith('penalize'))).toEqual(['penalize s 8 100 cut 0.7 10000 1000']);
+    });
+  });
+
+  it('should charge a transaction refused with a throttling error to the store', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, flush }) => {
+      const throttling = Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+      const answers = [cold('-#', {}, throttling), cold('-(r|)', { r: { $metadata: {} } })];
+      const client = { send: () => answers.shift()! };
+      const { store, log } = fakeStore(cold, []);
+      from([[{ table: 'T', put: { pk: 'a' } }]])
+        .pipe(
+          dynamoTransactWrite(client, {
+            keyAttributes: { T: ['pk'] },
+            capacity: { unitsPerSecond: 100, store, key: 't' },
+            scheduler,
+            backoff: { baseDelayMs: 10, jitter: 'none' },
+          }),
+        )
+        .subscribe();
+      flush();
+      // a put of a small item costs 2 units in a transaction, fined twice
+      expect(log.filter((l) => l.startsWith('penalize'))).toEqual(['penalize t 4 100 cut 0.7 10000 1000']);
     });
   });
 

@@ -25,6 +25,7 @@ import { isObject, prepareGroup } from '../internal/transact/group.js';
 import { describeFailedMessage, stoppedMessage, transactFailureMessage, unmarshalFailedMessage } from '../internal/transact/messages.js';
 import type { GroupEnd, PreparedGroup, TransactOutput, TransactSpec } from '../internal/transact/spec.js';
 import { ReplayMemory } from '../internal/transact/token.js';
+import { isThrottlingError } from '../internal/retryable.js';
 import { CallRun } from './callRunInternals.js';
 import type { Unmarshal } from '../internal/unmarshal.js';
 import type { BackoffOptions, DynamoDBSender } from '../types.js';
@@ -283,6 +284,8 @@ class TransactRun<G, P extends PreparedGroup, O> extends CallRun<G, O> {
     // what DynamoDB says was consumed; a call refused or failed consumed nothing, a cancelled one keeps its estimate
     const units = unitsConsumed(output?.ConsumedCapacity) ?? (step.kind === 'done' || step.kind === 'cancelled' ? e.prepared.units : 0);
     s.budget?.correct(units - e.prepared.units);
+    // a group DynamoDB throttled is charged to a shared budget (and cuts its rate): every worker slows down
+    if (error !== undefined && isThrottlingError(error)) s.budget?.throttled?.(e.prepared.units);
     if (error !== undefined && mayHaveApplied(error)) e.uncertain = true;
     const pushedBack = step.kind === 'retry' || (step.kind === 'failed' && step.code === 'transaction.attemptsExhausted');
     this.progress.recordCall([e], pushedBack ? 1 : 0, units, s.concurrency, this.inFlight);

@@ -32,7 +32,7 @@ import { unmarshallerFor } from '../internal/unmarshal.js';
 import { retryWithBackoff } from '../internal/retryCall.js';
 import { type CapacityBudget, type CapacityOptions, controllersOf, toBudget, unitsConsumed } from '../capacity.js';
 import { controllerIn, type RateController } from '../internal/engine/controller.js';
-import { isRetryableError } from '../internal/retryable.js';
+import { isRetryableError, isThrottlingError } from '../internal/retryable.js';
 import type { BackoffOptions, DynamoDBSender, Item, Key } from '../types.js';
 
 /**
@@ -176,6 +176,8 @@ export function paginate<T extends object = Item>(
       },
       error: (error: unknown) => {
         if (isRetryableError(error)) controller?.record({ offered: Math.max(expected, 0.5), delivered: 0 });
+        // a page DynamoDB throttled is charged to a shared budget (and cuts its rate): every worker reading slows down
+        if (isThrottlingError(error)) budget?.throttled?.(Math.max(expected, 0.5));
       },
     });
   const fetch = (startKey: Record<string, AttributeValue> | undefined, owed: number): Observable<Page<T>> =>

@@ -114,6 +114,37 @@ describe('a capacity budget shared through Redis', () => {
     expect(ttl).toBeLessThanOrEqual(IDLE_MS + 1000);
   });
 
+  it('should cut the shared rate on a fine with a cut, price every spend at it while it climbs back, and not cut twice within the hold', async () => {
+    const run = capacityScriptRunner(redis);
+    const key = `cut:${randomUUID()}`;
+    const full = 100;
+    const cut = { factor: 0.5, recoverMs: 2000, holdMs: 1000 };
+    // the rate in force at `now`, after a cut to `to` at `at`
+    const inForce = (to: number, at: number, now: number) => Math.min(full, to + ((full - to) * (now - at)) / cut.recoverMs);
+    const first = await run(key, 'penalize', 0, full, 0, cut);
+    expect(first.rate).toBe(50);
+    const a = await run(key, 'reserve', 1, full, 0);
+    expect(a.rate).toBeCloseTo(inForce(50, first.now, a.now), 9);
+    // the next reservation waits for the first, priced at the rate in force when it was made
+    const b = await run(key, 'reserve', 1, full, 0);
+    expect(b.wait).toBeCloseTo(Math.max(first.now, a.now) + 1000 / a.rate - b.now, 6);
+    // another worker's throttle in the same wave: fined, not cut again
+    const again = await run(key, 'penalize', 0, full, 0, cut);
+    expect(again.rate).toBeCloseTo(inForce(50, first.now, again.now), 9);
+    await new Promise((r) => setTimeout(r, 1100));
+    // past the hold: cut again, from the rate in force (climbing back), not from the full rate
+    const second = await run(key, 'penalize', 0, full, 0, cut);
+    expect(second.rate).toBeCloseTo(0.5 * inForce(50, first.now, second.now), 9);
+    expect(second.rate).toBeGreaterThan(35);
+    expect(second.rate).toBeLessThan(45);
+    await new Promise((r) => setTimeout(r, 2100));
+    // climbed back: the full rate
+    expect((await run(key, 'reserve', 0, full, 0)).rate).toBe(full);
+    // a fine without a cut leaves the rate alone
+    await run(key, 'penalize', 0, full, 0);
+    expect((await run(key, 'reserve', 0, full, 0)).rate).toBe(full);
+  });
+
   it('should keep 4 worker processes together within the budget while one joins late and one leaves early', async () => {
     const unitsPerSecond = 300;
     const burstSeconds = 0.5;
@@ -165,6 +196,10 @@ describe('a capacity budget shared through Redis', () => {
     other.go(Date.now());
     await other.fined;
     const after = await timed();
+    // and the shared rate is cut (default throttleCut: 0.7 of 100 units/s, climbing back over 10 s)
+    const { rate } = await capacityScriptRunner(redis)(`rxjs-dynamodb:capacity:${key}`, 'reserve', 0, 100, 0);
+    expect(rate).toBeGreaterThanOrEqual(70);
+    expect(rate).toBeLessThan(72.5);
     await other.spends;
     console.log(`wait before the fine ${before} ms, after it ${after} ms`);
     expect(before).toBeLessThan(30);
