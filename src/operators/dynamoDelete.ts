@@ -59,7 +59,7 @@ export function dynamoDelete<K extends object = Key, T extends object = Item>(
   validateItemWriteOptions(table, options);
   const spec: ItemWriteSpec<DeleteItemRequest<K>> = {
     operation: 'DeleteItem',
-    command: (input) => itemCommand(DeleteItemCommand, input),
+    command: (input, sender) => itemCommand(DeleteItemCommand, input, sender),
     keyAttributes: options.keyAttributes,
     prepare: (request, keyAttributes, marshalling) => {
       const r = checkShape(request, ['key', 'condition', 'returnValues'], '{ key, condition?, returnValues? }');

@@ -81,7 +81,7 @@ export function dynamoPut<T extends object = Item>(
   const spec: ItemWriteSpec<PutItemRequest<T>> = {
     operation: 'PutItem',
     keyAttributes: options.keyAttributes ?? 'describe',
-    command: (input) => itemCommand(PutItemCommand, input),
+    command: (input, sender) => itemCommand(PutItemCommand, input, sender),
     prepare: (request, attributes, marshalling) => {
       const r = checkShape(request, ['item', 'condition', 'returnValues'], '{ item, condition?, returnValues? }');
       if (r instanceof InvalidRequestError) return r;

@@ -121,7 +121,7 @@ export function dynamoUpdate<K extends object = Key, A extends object = Item>(
   validateItemWriteOptions(table, options);
   const spec: ItemWriteSpec<UpdateItemRequest<K>> = {
     operation: 'UpdateItem',
-    command: (input) => itemCommand(UpdateItemCommand, input),
+    command: (input, sender) => itemCommand(UpdateItemCommand, input, sender),
     keyAttributes: options.keyAttributes,
     prepare: (request, keyAttributes, marshalling) => {
       const r = checkShape(

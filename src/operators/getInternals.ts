@@ -97,17 +97,22 @@ function getCommand(
   entries: GetEntry[],
   params: Record<string, unknown>,
   consumed: boolean,
-  parse?: (json: Record<string, unknown>) => ReadAnswer,
+  parse: ((json: Record<string, unknown>) => ReadAnswer) | undefined,
+  sender: unknown,
 ): BatchGetItemCommand {
   const texts = entries.map((e) => e.json);
   const rest = JSON.stringify(params).slice(1, -1);
   const flags = consumed ? { ReturnConsumedCapacity: 'TOTAL' as const } : {};
-  return fastCommand(BatchGetItemCommand, {
-    body: `{"RequestItems":{${JSON.stringify(table)}:{"Keys":[${texts.join(',')}]${rest ? `,${rest}` : ''}}}${consumed ? ',"ReturnConsumedCapacity":"TOTAL"' : ''}}`,
-    stub: { RequestItems: { [table]: { Keys: [], ...params } }, ...flags },
-    input: () => ({ RequestItems: { [table]: { Keys: texts.map(attributeValuesOf), ...params } }, ...flags }),
-    parse,
-  });
+  return fastCommand(
+    BatchGetItemCommand,
+    {
+      body: `{"RequestItems":{${JSON.stringify(table)}:{"Keys":[${texts.join(',')}]${rest ? `,${rest}` : ''}}}${consumed ? ',"ReturnConsumedCapacity":"TOTAL"' : ''}}`,
+      stub: { RequestItems: { [table]: { Keys: [], ...params } }, ...flags },
+      input: () => ({ RequestItems: { [table]: { Keys: texts.map(attributeValuesOf), ...params } }, ...flags }),
+      parse,
+    },
+    sender,
+  );
 }
 
 type Wire = Record<string, AttributeValue>;
@@ -188,7 +193,7 @@ export function getRequestsInternal(
           const parse = exact
             ? (json: Record<string, unknown>) => answerOf(entries, attributes, json, exactUnmarshallJson as never)
             : undefined;
-          const command = getCommand(entries[0]!.table, entries, extra, userBudget !== undefined, parse);
+          const command = getCommand(entries[0]!.table, entries, extra, userBudget !== undefined, parse, client);
           return sendCommand<BatchGetItemCommandOutput>(client, command, signal).pipe(
             map((output) => {
               const answer = parsedOutput<ReadAnswer>(output) ?? answerOf(entries, attributes, output, unmarshal);

@@ -309,7 +309,7 @@ class ItemWriteRun<R> extends CallRun<R, ItemWriteResult<R>> {
     const flags: Record<string, string> = {};
     if (s.askConsumed) flags.ReturnConsumedCapacity = s.askConsumed;
     if (s.returnCurrent) flags.ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
-    const command = spec.command({ ...e.prepared.input, ...flags });
+    const command = spec.command({ ...e.prepared.input, ...flags }, s.client);
     let call: Observable<ItemOutput>;
     if (s.budget) call = sendCommand<ItemOutput>(s.client, command, this.controller.signal);
     else {

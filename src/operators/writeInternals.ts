@@ -78,14 +78,23 @@ function resultOf(batch: Batch): BatchWriteResult {
 }
 
 /** The BatchWriteItem body of a call: `{"RequestItems":{"T":[…]},…}`, and the same as an ordinary input for wrappers. */
-function writeCommand(table: string, entries: WriteEntry[], returnConsumedCapacity?: string): BatchWriteItemCommand {
+function writeCommand(
+  table: string,
+  entries: WriteEntry[],
+  returnConsumedCapacity: string | undefined,
+  sender: unknown,
+): BatchWriteItemCommand {
   const texts = entries.map((e) => e.json);
   const flags = returnConsumedCapacity ? { ReturnConsumedCapacity: returnConsumedCapacity as 'TOTAL' } : {};
-  return fastCommand(BatchWriteItemCommand, {
-    body: `{"RequestItems":{${JSON.stringify(table)}:[${texts.join(',')}]}${returnConsumedCapacity ? `,"ReturnConsumedCapacity":"${returnConsumedCapacity}"` : ''}}`,
-    stub: { RequestItems: { [table]: [] }, ...flags },
-    input: () => ({ RequestItems: { [table]: texts.map((t) => attributeValuesOf(t) as never) }, ...flags }),
-  });
+  return fastCommand(
+    BatchWriteItemCommand,
+    {
+      body: `{"RequestItems":{${JSON.stringify(table)}:[${texts.join(',')}]}${returnConsumedCapacity ? `,"ReturnConsumedCapacity":"${returnConsumedCapacity}"` : ''}}`,
+      stub: { RequestItems: { [table]: [] }, ...flags },
+      input: () => ({ RequestItems: { [table]: texts.map((t) => attributeValuesOf(t) as never) }, ...flags }),
+    },
+    sender,
+  );
 }
 
 /** The entries of the call that DynamoDB returned in `UnprocessedItems`. */
@@ -136,7 +145,7 @@ export function writeRequestsInternal(
       const send = splitOnRejection(
         (entries: WriteEntry[]): Observable<{ unprocessed: WriteEntry[]; response: BatchWriteItemCommandOutput }> => {
           const table = entries[0]!.table;
-          return sendCommand<BatchWriteItemCommandOutput>(client, writeCommand(table, entries, askConsumed), signal).pipe(
+          return sendCommand<BatchWriteItemCommandOutput>(client, writeCommand(table, entries, askConsumed, client), signal).pipe(
             map((response) => ({ unprocessed: unprocessedOf(entries, attributesOf.get(table) ?? [], response), response })),
           );
         },

@@ -41,6 +41,7 @@ interface Context {
   logger?: { constructor?: { name?: string } };
   dynamoDbDocumentClientOptions?: Record<string, unknown>;
   [PARSED]?: { text: string; names: string[]; value: unknown };
+  [STATE]?: FastState;
 }
 interface Response {
   statusCode?: number;
@@ -65,63 +66,123 @@ async function bodyText(body: unknown): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** What the middlewares need of one command: its prepared parts, and whether its input was read or swapped. */
+interface FastState {
+  prepared: PreparedBody<object>;
+  input: object;
+  touched: boolean;
+  swapped: boolean;
+}
+
+/** Each command's state, by the command's input (the Proxy the SDK is given): what a client's middlewares look up. */
+const states = new WeakMap<object, FastState>();
+/** The middleware stacks (a client's) that hold the three middlewares already. */
+const installed = new WeakSet<object>();
+/** The state of the call a client-level middleware is in, from the initialize step on. */
+const STATE = Symbol('rxjs-dynamodb fast command');
+
+/** Initialize: an untouched input is swapped for the stub (what the endpoint rules read), and log copies skipped. */
+const swapInput = (own?: FastState) => (next: (args: Args) => Promise<{ output: object }>, context: Context) => async (args: Args) => {
+  const state = own ?? states.get(args.input as object);
+  if (!state || state.touched || args.input !== state.input) return next(args);
+  state.swapped = true;
+  context[STATE] = state;
+  if (!context.logger || context.logger.constructor?.name === 'NoOpLogger')
+    context.dynamoDbDocumentClientOptions = {
+      ...context.dynamoDbDocumentClientOptions,
+      overrideInputFilterSensitiveLog: quiet,
+      overrideOutputFilterSensitiveLog: quiet,
+    };
+  const result = await next({ ...args, input: state.prepared.stub });
+  const parsed = context[PARSED];
+  if (parsed) answerLazily(result.output, parsed);
+  return result;
+};
+
+/** Build: the prepared body in place of what the SDK serialized from the stub. */
+const putBody = (next: (args: Args) => Promise<unknown>, context: Context) => (args: Args) => {
+  const state = context[STATE];
+  if (state?.swapped && args.request) {
+    const { body } = state.prepared;
+    args.request.body = body;
+    if (args.request.headers) args.request.headers['content-length'] = String(Buffer.byteLength(body));
+  }
+  return next(args);
+};
+
+/** Deserialize: a successful response read by the command's own `parse`, and an empty body left to the SDK. */
+const readOutput = (next: (args: Args) => Promise<{ response: Response }>, context: Context) => async (args: Args) => {
+  const result = await next(args);
+  const state = context[STATE];
+  const parse = state?.prepared.parse;
+  const { response } = result;
+  // (read once: a command with its own middlewares may be sent through a client that has them too)
+  if (!parse || !state.swapped || context[PARSED] || !response || (response.statusCode ?? 0) < 200 || (response.statusCode ?? 0) >= 300)
+    return result;
+  const text = await bodyText(response.body);
+  const json = JSON.parse(text) as Record<string, unknown>;
+  context[PARSED] = { text, names: Object.keys(json), value: parse(json) };
+  response.body = Buffer.from('{}');
+  return result;
+};
+
+const INITIALIZE = { step: 'initialize', priority: 'high', name: 'rxjsDynamodbPreparedInput' };
+const BUILD = { step: 'build', priority: 'high', name: 'rxjsDynamodbPreparedBody' };
+// after the SDK's deserializer in the chain, so it sees the raw response first
+const DESERIALIZE = { step: 'deserialize', priority: 'low', name: 'rxjsDynamodbParsedOutput' };
+
+/** Whether a stack holds a middleware of this name (`identify()` lists them as `name - step`). */
+function hasMiddleware(stack: Stack, name: string): boolean {
+  const identify = (stack as { identify?: () => string[] }).identify;
+  return typeof identify === 'function' && identify.call(stack).some((entry) => entry.split(' ')[0] === name);
+}
+
+/** The middleware stack of an SDK client (or document client), or `undefined` for anything else with a `send`. */
+function stackOf(sender: unknown): Stack | undefined {
+  const stack = (sender as { middlewareStack?: Partial<Stack> } | undefined)?.middlewareStack;
+  return stack && typeof stack.add === 'function' ? (stack as Stack) : undefined;
+}
+
 /**
  * A command of class `Command` with a lazily built `input` and the prepared body. `Command` is the SDK's own class,
  * so that everything recognising batch commands by class (the SDK, fault injectors, test fakes) still does.
+ *
+ * With `sender` an SDK client, the three middlewares are added to its stack once (they leave every other command
+ * alone): a stack of a command's own costs the SDK a merge and sort of every middleware on each call. With any other
+ * sender (a wrapper around a client's `send`, a fake), they go on the command's own stack.
  */
-export function fastCommand<C, I extends object, P = unknown>(Command: new (input: I) => C, prepared: PreparedBody<I, P>): C {
+export function fastCommand<C, I extends object, P = unknown>(
+  Command: new (input: I) => C,
+  prepared: PreparedBody<I, P>,
+  sender?: unknown,
+): C {
   let full: I | undefined;
-  let touched = false;
-  let swapped = false;
   const input = lazyInput(prepared, () => {
-    touched = true;
+    state.touched = true;
     return (full ??= prepared.input());
   });
+  const state: FastState = { prepared: prepared as PreparedBody<object>, input, touched: false, swapped: false };
   const command = new Command(input);
+  const shared = stackOf(sender);
+  if (shared) {
+    states.set(input, state);
+    if (!installed.has(shared)) {
+      installed.add(shared);
+      // (a stack cloned from one that has them — a document client made from the client — has them already)
+      for (const [middleware, where] of [
+        [swapInput(), INITIALIZE],
+        [putBody, BUILD],
+        [readOutput, DESERIALIZE],
+      ] as const)
+        if (!hasMiddleware(shared, where.name)) shared.add(middleware, where);
+    }
+    return command;
+  }
+  // (names of their own: the client it is sent through in the end may hold the shared ones, which leave it alone)
   const stack = (command as unknown as { middlewareStack: Stack }).middlewareStack;
-  stack.add(
-    (next: (args: Args) => Promise<{ output: object }>, context: Context) => async (args: Args) => {
-      if (touched || args.input !== input) return next(args);
-      swapped = true;
-      if (!context.logger || context.logger.constructor?.name === 'NoOpLogger')
-        context.dynamoDbDocumentClientOptions = {
-          ...context.dynamoDbDocumentClientOptions,
-          overrideInputFilterSensitiveLog: quiet,
-          overrideOutputFilterSensitiveLog: quiet,
-        };
-      const result = await next({ ...args, input: prepared.stub });
-      const parsed = context[PARSED];
-      if (parsed) answerLazily(result.output, parsed);
-      return result;
-    },
-    { step: 'initialize', priority: 'high', name: 'rxjsDynamodbPreparedInput' },
-  );
-  stack.add(
-    (next: (args: Args) => Promise<unknown>) => (args: Args) => {
-      if (swapped && args.request) {
-        args.request.body = prepared.body;
-        if (args.request.headers) args.request.headers['content-length'] = String(Buffer.byteLength(prepared.body));
-      }
-      return next(args);
-    },
-    { step: 'build', priority: 'high', name: 'rxjsDynamodbPreparedBody' },
-  );
-  const { parse } = prepared;
-  if (parse)
-    stack.add(
-      (next: (args: Args) => Promise<{ response: Response }>, context: Context) => async (args: Args) => {
-        const result = await next(args);
-        const { response } = result;
-        if (!swapped || !response || (response.statusCode ?? 0) < 200 || (response.statusCode ?? 0) >= 300) return result;
-        const text = await bodyText(response.body);
-        const json = JSON.parse(text) as Record<string, unknown>;
-        context[PARSED] = { text, names: Object.keys(json), value: parse(json) };
-        response.body = Buffer.from('{}');
-        return result;
-      },
-      // after the SDK's deserializer in the chain, so it sees the raw response first
-      { step: 'deserialize', priority: 'low', name: 'rxjsDynamodbParsedOutput' },
-    );
+  stack.add(swapInput(state), { ...INITIALIZE, name: `${INITIALIZE.name}Own` });
+  stack.add(putBody, { ...BUILD, name: `${BUILD.name}Own` });
+  if (prepared.parse) stack.add(readOutput, { ...DESERIALIZE, name: `${DESERIALIZE.name}Own` });
   return command;
 }
 

@@ -22,14 +22,19 @@ export class WireMap {
 /**
  * A command of class `Command` for an `input` whose attribute maps are {@link WireMap}s and whose other fields are
  * plain JSON (`TableName`, expressions and their names, flags): the body is their JSON, the maps' text spliced in.
+ * `sender`: the client it will be sent with (see `fastCommand`).
  */
-export function itemCommand<C>(Command: new (input: never) => C, input: Record<string, unknown>): C {
+export function itemCommand<C>(Command: new (input: never) => C, input: Record<string, unknown>, sender?: unknown): C {
   const fields = Object.entries(input);
   let full: Record<string, unknown> | undefined;
-  return fastCommand(Command as new (input: object) => C, {
-    body: `{${fields.map(([name, value]) => `${JSON.stringify(name)}:${value instanceof WireMap ? value.text : JSON.stringify(value)}`).join(',')}}`,
-    stub: { TableName: input.TableName },
-    input: () => (full ??= Object.fromEntries(fields.map(([name, value]) => [name, value instanceof WireMap ? value.value : value]))),
-    lazy: fields.map(([name]) => name).filter((name) => name !== 'TableName'),
-  });
+  return fastCommand(
+    Command as new (input: object) => C,
+    {
+      body: `{${fields.map(([name, value]) => `${JSON.stringify(name)}:${value instanceof WireMap ? value.text : JSON.stringify(value)}`).join(',')}}`,
+      stub: { TableName: input.TableName },
+      input: () => (full ??= Object.fromEntries(fields.map(([name, value]) => [name, value instanceof WireMap ? value.value : value]))),
+      lazy: fields.map(([name]) => name).filter((name) => name !== 'TableName'),
+    },
+    sender,
+  );
 }

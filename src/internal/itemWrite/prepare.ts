@@ -33,7 +33,7 @@ export interface ItemWriteSpec<R> {
   /** Checks and prepares one request, or refuses it with the reason (naming table and key). */
   prepare(request: R, keyAttributes: string[] | undefined, marshalling: MarshalSettings): PreparedWrite | InvalidRequestError;
   /** The command to send for an input. */
-  command(input: Record<string, unknown>): object;
+  command(input: Record<string, unknown>, sender?: unknown): object;
 }
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
