@@ -285,7 +285,7 @@ function lookupOptions(run: Run, key: TableKey, link: Backpressure, projection?:
 }
 
 /** An item of B to look up: its key, and (unless `keysOnly`) the whole item as DynamoDB would hold it. */
-interface Expected {
+export interface Expected {
   key: Key;
   attributes?: Attributes;
 }
@@ -293,14 +293,27 @@ interface Expected {
 /** A transform that threw (recorded in the ledger already). */
 const FAILED = Symbol('failed');
 
-/** The transform's answer for an item of A, or {@link FAILED} when it threw. */
-async function transformed(run: Run, item: Item): Promise<unknown> {
+/**
+ * The transform's answer for an item of A (it may be async), or `{ threw }`: why it could not be had.
+ *
+ * @param transform What B should hold for an item of A.
+ * @param item The item of A.
+ * @returns `{ out }`: the answer, `undefined` / `null` for nothing; `{ threw }`: the transform threw, with its message.
+ */
+export async function transformAnswer(transform: Transform, item: Item): Promise<{ out: unknown } | { threw: string }> {
   try {
-    return await run.options.transform!(item);
+    return { out: await transform(item) };
   } catch (error) {
-    run.ledger.fail(keyOfItem(item, run.fromKey.names), `the transform threw: ${(error as Error)?.message ?? String(error)}`);
-    return FAILED;
+    return { threw: `the transform threw: ${(error as Error)?.message ?? String(error)}` };
   }
+}
+
+/** The transform's answer for an item of A, or {@link FAILED} when it threw (recorded in the ledger). */
+async function transformed(run: Run, item: Item): Promise<unknown> {
+  const answer = await transformAnswer(run.options.transform!, item);
+  if ('out' in answer) return answer.out;
+  run.ledger.fail(keyOfItem(item, run.fromKey.names), answer.threw);
+  return FAILED;
 }
 
 /** Whether an item of A is in the sample (always, without one); counts those left out. */
@@ -312,6 +325,42 @@ function inSample(run: Run, item: Item): boolean {
   return false;
 }
 
+/** What B should hold for an item of A ({@link expectationOf}): an expected item, nothing, or why it cannot be compared. */
+export type Expectation = { expected: Expected } | { dropped: true } | { error: string };
+
+/**
+ * What B should hold for an item of A, from `out` (the transform's answer, or the item itself): B's key and, unless
+ * `keysOnly`, the whole item as DynamoDB would hold it (marshalled as `copy` writes it); `{ dropped }` when `out` is
+ * nothing; `{ error }` when it cannot be compared (not an item, no key of B, a value that cannot be stored).
+ *
+ * @param out The transform's answer, or the item of A itself.
+ * @param to B's name, for the messages.
+ * @param toKey B's key attribute names, partition key first.
+ * @param keysOnly Compare presence only: the key alone is kept. @default false
+ */
+export function expectationOf(out: unknown, to: string, toKey: string[], keysOnly = false): Expectation {
+  if (out === undefined || out === null) return { dropped: true };
+  let expected: Item;
+  try {
+    expected = transformedItem(out)!;
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+  const absent = toKey.find((n) => expected[n] === undefined || expected[n] === null);
+  if (absent !== undefined) return { error: `the item has no attribute ${absent}, part of the key of table ${to}` };
+  const key = keyOfItem(expected, toKey);
+  try {
+    // marshalled once: a key (or item) that cannot be sent fails this item, not the whole diff
+    const attributes = marshallItem(keysOnly ? key : expected, MARSHAL);
+    return { expected: keysOnly ? { key } : { key, attributes } };
+  } catch (error) {
+    return { error: `the item cannot be compared: ${(error as Error).message}` };
+  }
+}
+
+/** An item as read from B (unmarshalled exactly), back as DynamoDB holds it, to compare with an expected one. */
+export const storedAttributes = (item: Item): Attributes => marshallItem(item, MARSHAL);
+
 /**
  * What B should hold for an item of A, from `out` (the transform's answer, or the item itself), or `undefined` when
  * there is nothing to compare: dropped by the transform, or failed (counted, with A's key and why).
@@ -319,24 +368,10 @@ function inSample(run: Run, item: Item): boolean {
 function expectedOf(run: Run, item: Item, out: unknown): Expected | undefined {
   const { ledger, options, fromKey, toKey } = run;
   if (out === FAILED) return undefined;
-  if (out === undefined || out === null) return void ledger.counts.dropped++;
-  const fail = (why: string) => void ledger.fail(keyOfItem(item, fromKey.names), why);
-  let expected: Item;
-  try {
-    expected = transformedItem(out)!;
-  } catch (error) {
-    return fail((error as Error).message);
-  }
-  const absent = toKey.names.find((n) => expected[n] === undefined || expected[n] === null);
-  if (absent !== undefined) return fail(`the item has no attribute ${absent}, part of the key of table ${options.to}`);
-  const key = keyOfItem(expected, toKey.names);
-  try {
-    // marshalled once: a key (or item) that cannot be sent fails this item, not the whole diff
-    const attributes = marshallItem(options.keysOnly ? key : expected, MARSHAL);
-    return options.keysOnly ? { key } : { key, attributes };
-  } catch (error) {
-    return fail(`the item cannot be compared: ${(error as Error).message}`);
-  }
+  const expectation = expectationOf(out, options.to, toKey.names, options.keysOnly);
+  if ('dropped' in expectation) return void ledger.counts.dropped++;
+  if ('error' in expectation) return void ledger.fail(keyOfItem(item, fromKey.names), expectation.error);
+  return expectation.expected;
 }
 
 /** Scans A, looks each expected item up in B, and records the answers. */
@@ -371,7 +406,7 @@ async function compareAll(run: Run): Promise<'complete' | 'interrupted'> {
   );
   return runToEnd(lookups, run.signal, (lookup: Lookup) => {
     const expected = expectations.get(lookup.key);
-    const actual = lookup.item && expected?.attributes ? marshallItem(lookup.item, MARSHAL) : undefined;
+    const actual = lookup.item && expected?.attributes ? storedAttributes(lookup.item) : undefined;
     ledger.answer(lookup.key, lookup.item !== undefined, expected?.attributes, actual);
     options.onProgress?.(ledger.counts);
   });
@@ -411,8 +446,8 @@ function extraKeysUnlisted(run: Run, extra: number | null): string | undefined {
   return undefined;
 }
 
-/** Both tables' keys; a missing table is named (exit 3). */
-async function tableKeys(client: DynamoDBClient, from: string, to: string, signal?: AbortSignal): Promise<[TableKey, TableKey]> {
+/** Both tables' keys (DescribeTable); a missing table is named (`CliError`, exit 3). */
+export async function tableKeys(client: DynamoDBClient, from: string, to: string, signal?: AbortSignal): Promise<[TableKey, TableKey]> {
   const [a, b] = [await describeTable(client, from, signal), await describeTable(client, to, signal)];
   for (const [table, description, flag] of [
     [from, a, '--from'],

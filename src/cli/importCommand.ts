@@ -8,10 +8,9 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { map, tap } from 'rxjs';
-import { backpressure, dynamoBatchWrite, fromAsyncIterable, type Item, type WriteRequest } from '../index.js';
+import { fromAsyncIterable } from '../index.js';
 import { CheckpointFile, SettledLines } from './checkpoint.js';
-import { describeError } from './deadLetter.js';
+import { writeRecords } from './importWrite.js';
 import {
   countLines,
   type InputFormat,
@@ -100,7 +99,7 @@ export async function importCommand(file: string, options: ImportOptions): Promi
   });
 }
 
-/** The import itself: records → (bad ones to the dead-letter file) → dynamoBatchWrite, with the line checkpoint. */
+/** The import itself: records → (bad ones to the dead-letter file) → dynamoBatchWrite (`writeRecords`), with the line checkpoint. */
 async function write(
   session: Session,
   job: Job,
@@ -120,46 +119,21 @@ async function write(
   const lines = new SettledLines(at.start);
   job.report(at.total, 'lines', () => lines.line);
   const save = (complete = false) => checkpoint?.update({ command: 'import', table, input, format, line: lines.line, complete });
-  const settle = (record: InputRecord | undefined) => record && lines.settle(record) && save();
-  /** The record each item came from: the operator hands back the very objects it was given. */
-  const origin = new WeakMap<Item, InputRecord>();
-  const link = backpressure({ highWaterMark: 10_000 });
-
-  const pipeline = fromAsyncIterable(records, { backpressure: link }).pipe(
-    tap((record) => {
-      lines.add(record);
-      job.tally.read = read.lastLine;
-    }),
-    link.filter((record) => {
-      if (record.error === undefined) return true;
-      job.tally.failed++;
-      job.deadLetter.write({ ...recordOrigin(record), error: { name: 'InputError', message: record.error } });
-      settle(record);
-      return false;
-    }),
-    map((record) => {
-      origin.set(record.item!, record);
-      return record.item!;
-    }),
-    dynamoBatchWrite(session.client, table, job.writeOptions(key.names, link)),
-  );
-  const put = (request: WriteRequest) => ('put' in request ? request.put : request.delete);
   try {
-    const outcome = await runToEnd(pipeline, session.signal, (result) =>
-      job.results(
-        result,
-        (request) => settle(origin.get(put(request))),
-        (request, error) => {
-          const record = origin.get(put(request));
-          job.deadLetter.write({ ...(record ? recordOrigin(record) : {}), error: describeError(error), item: put(request) });
-          settle(record);
-        },
-      ),
-    );
-    if (outcome === 'complete') {
-      lines.finish(read.lastLine);
-      save(true);
-    }
+    const outcome = await writeRecords(records, {
+      client: session.client,
+      table,
+      job,
+      key: key.names,
+      ledger: lines,
+      read,
+      signal: session.signal,
+      onRecord: () => (job.tally.read = read.lastLine),
+      deadLetter: (record, error, item) =>
+        job.deadLetter.write({ ...(record ? recordOrigin(record) : {}), error, ...(item ? { item } : {}) }),
+      onSettled: () => save(),
+    });
+    if (outcome === 'complete') save(true);
     return outcome;
   } catch (error) {
     if (error instanceof UnreadableInputError) throw error; // a bad CSV header, …: stopped before any item, nothing to resume

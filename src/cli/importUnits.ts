@@ -9,17 +9,19 @@
  * again from its cursor writes nothing before it again. Line numbers are not known inside a range: a dead letter
  * names its line by `offset`, the byte offset of the line's first byte in the file (`tail -c +$((offset + 1)) FILE |
  * head -n 1` shows it), with the file, the unit (`segment`) and the line's original text.
+ *
+ * Its records are written through the one write pipeline of `import` (`writeRecords`, importWrite.ts).
  */
 import { createReadStream, statSync } from 'node:fs';
-import { map, tap } from 'rxjs';
-import { backpressure, dynamoBatchWrite, fromAsyncIterable, type Item, type WriteRequest } from '../index.js';
+import type { Item } from '../index.js';
 import { SettledLines, type StoredKey } from './checkpoint.js';
-import { type DeadLetterRecord, describeError } from './deadLetter.js';
+import type { DeadLetterRecord } from './deadLetter.js';
 import { type InputRecord, type ReadState, readRecords } from './input.js';
 import { type RawLine, rawLine } from './inputFiles.js';
+import { writeRecords } from './importWrite.js';
 import { Job } from './job.js';
 import { CallMeter } from './meter.js';
-import { CliError, EXIT, runToEnd } from './session.js';
+import { CliError, EXIT } from './session.js';
 import type { RunUnitOptions, UnitPosition, UnitResult, WorkUnit } from './units.js';
 
 /** Bytes `[start, end)` of a file. */
@@ -137,8 +139,6 @@ function checkUnit(unit: WorkUnit): { range: ByteRange; cursor: number | undefin
   return { range, cursor };
 }
 
-const put = (request: WriteRequest) => ('put' in request ? request.put : request.delete);
-
 /**
  * Runs one import unit from its cursor: the lines of `unit.from` that start in `unit.range`, parsed as `import`
  * parses NDJSON (every digit kept), written into `unit.to` with `dynamoBatchWrite`. Bad lines and items that fail go
@@ -186,50 +186,28 @@ export async function runImportUnit(unit: WorkUnit, options: RunUnitOptions): Pr
     };
     options.onDeadLetter?.(letter);
   };
-  const settle = (record: InputRecord | undefined) => {
-    if (!record || !ledger.settle(record)) return;
+  const settled = () => {
     for (const end of starts.keys()) {
       if (end > ledger.line) break;
       starts.delete(end);
     }
     options.onCursor?.(position(), job.tally);
   };
-  /** The record each item came from: the operator hands back the very objects it was given. */
-  const origin = new WeakMap<Item, InputRecord>();
-  const link = backpressure({ highWaterMark: 10_000 });
-  const write = options.capacity?.write ? { capacity: options.capacity.write } : {};
-  const pipeline = fromAsyncIterable(records, { backpressure: link }).pipe(
-    tap((record) => {
-      ledger.add(record);
-      job.tally.read++;
-    }),
-    link.filter((record) => {
-      if (record.error === undefined) return true;
-      job.tally.failed++;
-      deadLetter(record, { name: 'InputError', message: record.error });
-      settle(record);
-      return false;
-    }),
-    map((record) => {
-      origin.set(record.item!, record);
-      return record.item!;
-    }),
-    dynamoBatchWrite(options.client, unit.to, { ...job.writeOptions(key, link), ...write }),
-  );
   try {
-    const outcome = await runToEnd(pipeline, signal, (result) =>
-      job.results(
-        result,
-        (request) => settle(origin.get(put(request))),
-        (request, error) => {
-          const record = origin.get(put(request));
-          deadLetter(record, describeError(error), put(request));
-          settle(record);
-        },
-      ),
-    );
+    const outcome = await writeRecords(records, {
+      client: options.client,
+      table: unit.to,
+      job,
+      key,
+      ledger,
+      read,
+      signal,
+      ...(options.capacity?.write ? { capacity: options.capacity.write } : {}),
+      onRecord: () => job.tally.read++,
+      deadLetter,
+      onSettled: settled,
+    });
     if (outcome === 'interrupted') return { outcome, tally: job.tally, position: position() };
-    ledger.finish(read.lastLine);
     return { outcome, tally: job.tally, position: { done: true } };
   } catch (error) {
     throw new CliError(

@@ -151,6 +151,11 @@ concurrencyOption(writeOptions(commonOptions(scanOptions(program.command('migrat
   .option(createTable, "create the target table (on-demand, the source's key or --key) if it does not exist")
   .option('--until-caught-up', 'end once the replay has caught up with the stream, instead of following it until Ctrl-C')
   .option('--poll-ms <ms>', 'the longest wait before polling an idle shard again, in ms (default 2000)', parsePositiveInteger)
+  .option(
+    '--redis <url>',
+    'run the copy on the workers: submit it to this Redis as a job of --segments units (default 32), wait for it, then replay here (REDIS_URL is not read: only this flag does it)',
+  )
+  .option('--queue <name>', "with --redis: the BullMQ queue of the copy's units (default rxjs-dynamodb, or the checkpoint's)")
   .action(run('migrate', migrateCommand));
 
 commonOptions(scanOptions(program.command('count')))
@@ -169,14 +174,17 @@ concurrencyOption(commonOptions(program.command('submit')))
   .description(
     'cut a bulk job into work units (scan segments, or byte ranges of one NDJSON file) and put them on a BullMQ queue in Redis, for workers; prints the job id',
   )
-  .argument('<job>', 'the job: copy (--from, --to), delete or update (--table, and --filter or --all), import (FILE --table)')
   .argument(
-    '[file]',
-    'import: one plain NDJSON file (not gzipped, not CSV), cut into --units byte ranges; it must be readable at the same absolute path on every worker',
+    '<job>',
+    'the job: copy (--from, --to), delete or update (--table, and --filter or --all), import (FILE --table), export (--table, --output DIR: one part file per unit), diff (--from, --to: status then says equal or lists the differences)',
   )
-  .option('--from <table>', 'copy: the table to read')
-  .option('--to <table>', 'copy: the table to write to')
-  .option('--table <name>', 'delete, update: the table; import: the table to write to')
+  .argument(
+    '[files...]',
+    'import: files and folders of DynamoDB exports (plain NDJSON is cut into byte ranges, about --units in all; a gzipped, CSV or DynamoDB JSON file, or each data file of an export, is one unit); each must be readable at the same absolute path on every worker',
+  )
+  .option('--from <table>', 'copy: the table to read; diff: the table read in full (A)')
+  .option('--to <table>', 'copy: the table to write to; diff: the table its items are looked up in (B)')
+  .option('--table <name>', 'delete, update: the table; import: the table to write to; export: the table to read')
   .option('--all', 'delete, update: every item of the table (required without --filter)')
   .option('--set <json>', 'update: attributes to SET, e.g. \'{"status":"archived"}\'', parseJsonObject)
   .option('--add <json>', 'update: numbers to ADD (or set elements to add), e.g. \'{"views":1}\'', parseJsonObject)
@@ -187,7 +195,11 @@ concurrencyOption(commonOptions(program.command('submit')))
   .addOption(redisOption)
   .addOption(queueOption)
   .option('--segments <n>', 'work units (scan segments): many more than workers (default 32)', parsePositiveInteger)
-  .option('--units <n>', 'the same as --segments (for import: byte ranges of the file)', parsePositiveInteger)
+  .option(
+    '--units <n>',
+    'the same as --segments (for import: about how many byte ranges the plain NDJSON files are cut into, together; other files are one unit each)',
+    parsePositiveInteger,
+  )
   .option(
     '--page-size <n>',
     'items read per Scan page: a unit saves its cursor after each page (default: up to 1 MB)',
@@ -197,10 +209,20 @@ concurrencyOption(commonOptions(program.command('submit')))
   .option(createTable, "create the target table (on-demand, the source's key or --key; import: --key) if it does not exist")
   .addOption(new Option('--key <names>', 'key attributes of the target, e.g. pk or pk:S,sk:N (default: DescribeTable)').argParser(parseKey))
   .option('--attempts <n>', 'runs of a unit that stops (each from its cursor) before it fails for good (default 5)', parsePositiveInteger)
+  .option(
+    '--output <dir>',
+    'export: the folder of the part files (part-<unit>.ndjson, or .json), one shared folder at the same path on every worker; one file: cat DIR/part-*',
+  )
+  .addOption(
+    new Option(
+      '--format <format>',
+      'export: ndjson (plain JSON, the default) or dynamodb-json (every value exactly: sets, binary); import: how every file is read (default: csv for .csv, dynamodb-json for an export folder or a file whose first line is {"Item": …}, else ndjson)',
+    ).choices(['ndjson', 'csv', 'dynamodb-json']),
+  )
   // the queue commands load BullMQ only when run: every other command starts without it
   .action(
-    run('submit', async (job: string, file: string | undefined, o: SubmitOptions) =>
-      (await import('./submitCommand.js')).submitCommand(job, file, o),
+    run('submit', async (job: string, files: string[], o: SubmitOptions) =>
+      (await import('./submitCommand.js')).submitCommand(job, files, o),
     ),
   );
 
@@ -221,7 +243,7 @@ program
 program
   .command('status')
   .description(
-    'units done, running, waiting and failed of a submitted job, items and rate; exit 0 all done, 1 some failed, 3 no such job, 4 not finished',
+    'units done, running, waiting and failed of a submitted job, items and rate; exit 0 all done, 1 some failed, 3 no such job, 4 not finished; a diff job: 0 equal, 1 not equal, 3 some unit failed',
   )
   .argument('<jobId>', 'the id submit printed')
   .addOption(redisOption)

@@ -3,10 +3,12 @@
  * done, running, waiting and failed; items read, written, failed; the write rate — and each failed unit with its
  * error and its dead letters. Exit codes: 0 every unit done (every item written); 1 some unit failed for good (its
  * items are listed); 3 no such job (or no Redis); 4 not finished yet. With `--watch` it prints the status every
- * `--interval` seconds until every unit is done or failed, then exits 0 or 1.
+ * `--interval` seconds until every unit is done or failed, then exits 0 or 1. A diff job (diffUnits.ts) says `equal` or
+ * counts its differences by kind and lists the first ones: 0 equal, 1 not equal, 3 some unit failed, 4 not finished.
  */
 import { type Job as BullJob, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { diffStatus } from './diffUnits.js';
 import { parseJsonValue, toJsonLine } from './json.js';
 import { CliError, EXIT } from './session.js';
 import {
@@ -104,6 +106,24 @@ async function unitStatus(queue: Queue, redis: Redis, record: JobRecord, segment
   };
 }
 
+/**
+ * Each unit of a job as it stands now, and the job's totals (`summarize`): what `status` prints, and what `migrate
+ * --redis` waits on.
+ *
+ * @param queue The job's BullMQ queue (`record.queue`).
+ * @param redis A connection to the queue's Redis.
+ * @param record The job's record, as `submit` stored it (`jobKey`).
+ * @returns The units, by segment, and their totals.
+ */
+export async function jobStatus(
+  queue: Queue,
+  redis: Redis,
+  record: JobRecord,
+): Promise<{ units: UnitStatus[]; summary: ReturnType<typeof summarize> }> {
+  const units = await Promise.all(Array.from({ length: record.totalSegments }, (_, s) => unitStatus(queue, redis, record, s)));
+  return { units, summary: summarize(units) };
+}
+
 /** Runs `status`; resolves to the exit code. */
 export async function statusCommand(jobId: string, options: StatusOptions): Promise<number> {
   const queueName = options.queue ?? DEFAULT_QUEUE;
@@ -114,18 +134,24 @@ export async function statusCommand(jobId: string, options: StatusOptions): Prom
     if (!text) throw new CliError(`no job ${jobId} on queue ${queueName} at ${options.redis} (check the id, --redis and --queue)`);
     const record = JSON.parse(text) as JobRecord;
     for (;;) {
-      const units = await Promise.all(Array.from({ length: record.totalSegments }, (_, s) => unitStatus(queue, redis, record, s)));
-      const summary = summarize(units);
-      const code = statusExit(summary);
+      const { units, summary } = await jobStatus(queue, redis, record);
+      // a diff job's result is what its units found: equal (0), not (1), or not finished (4)
+      const diff =
+        record.kind === 'diff'
+          ? await diffStatus(record, units, summary, (s, n) => redis.lrange(deadLetterKey(record.queue, record.jobId, s), 0, n - 1))
+          : undefined;
+      const code = diff ? diff.exitCode : statusExit(summary);
       const finished = summary.running + summary.waiting === 0;
       if (options.json) {
         if (!options.watch || finished)
           process.stdout.write(
-            `${toJsonLine({ command: 'status', ok: code === EXIT.ok, jobId, kind: record.kind, from: record.from, to: record.to, ...summary, unitStatus: units, exitCode: code })}\n`,
+            `${toJsonLine({ command: 'status', ok: code === EXIT.ok, jobId, kind: record.kind, from: record.from, to: record.to, ...summary, ...(diff ? { diff: diff.status } : {}), unitStatus: units, exitCode: code })}\n`,
           );
       } else {
         process.stdout.write(
-          `${jobId}: ${record.kind === 'copy' ? `copy ${record.from} to ${record.to}` : `${record.kind} items of ${record.from}`}: ${summary.units} units: ${summary.done} done, ${summary.running} running, ${summary.waiting} waiting, ${summary.failed} failed; items ${summary.read} read, ${summary.written} written, ${summary.itemsFailed} failed; ${summary.rate} items/s over ${summary.workers} workers\n`,
+          diff
+            ? diff.text
+            : `${jobId}: ${record.kind === 'copy' ? `copy ${record.from} to ${record.to}` : `${record.kind} items of ${record.from}`}: ${summary.units} units: ${summary.done} done, ${summary.running} running, ${summary.waiting} waiting, ${summary.failed} failed; items ${summary.read} read, ${summary.written} written, ${summary.itemsFailed} failed; ${summary.rate} items/s over ${summary.workers} workers\n`,
         );
         for (const u of units.filter((u) => u.state === 'failed')) {
           process.stdout.write(`  unit ${u.segment} failed: ${u.error ?? 'unknown error'}; ${u.deadLetterCount} dead letters\n`);

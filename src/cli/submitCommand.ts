@@ -2,24 +2,26 @@
  * `rxjs-dynamodb submit copy --from A --to B --segments 32 --redis URL` (or `submit delete --table T --filter … |
  * --all`): checks the tables as `copy` (`delete`) does (and makes the target with `--create-table`), cuts the job into
  * one work unit per segment, enqueues them on the BullMQ queue and prints the job id. Workers (`rxjs-dynamodb worker`) on any number of machines run the units.
- * `submit import FILE --table T --units N` cuts one plain NDJSON file into N byte ranges (importUnits.ts); the file
- * must be readable at the same absolute path on every worker.
+ * `submit import FILE... --table T --units N` cuts plain NDJSON files into about N byte ranges (importUnits.ts) and
+ * makes every other file — gzipped, CSV, DynamoDB JSON, each data file of an export folder — one unit
+ * (importFileUnits.ts; importPlan.ts decides); every file must be readable at the same absolute path on every worker.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadTransform } from './copyCommand.js';
-import { looksLikeDynamoJson } from './dynamoJson.js';
-import { defaultFormat, isGzipFile } from './inputFiles.js';
-import { parseJsonItem, toJsonLine } from './json.js';
+import { planExport } from './exportUnits.js';
+import { importInputs, importParts, isCuttable } from './importPlan.js';
+import type { InputFormat } from './input.js';
+import { toJsonLine } from './json.js';
 import type { CommonOptions, KeySpec } from './options.js';
 import { CliError, EXIT, type Session, withSession } from './session.js';
 import { tableKey, targetKey } from './table.js';
 import { connect, DEFAULT_QUEUE, jobKey, type JobRecord, type QueueOptions, ready, unitId } from './unitQueue.js';
-import { type JobSpec, KINDS, makeUnits, type UnitOptions, type WorkUnit } from './units.js';
+import { type JobSpec, KINDS, makeUnits, type UnitOptions, type UnitPart, type WorkUnit } from './units.js';
 import { updateSpecOf } from './updateCommand.js';
+import { planDiff } from './diffUnits.js';
 
 export interface SubmitOptions extends CommonOptions, QueueOptions {
   /** copy */
@@ -45,47 +47,20 @@ export interface SubmitOptions extends CommonOptions, QueueOptions {
   key?: KeySpec[];
   /** Runs of a unit that may fail (it goes on from its cursor each time) before it fails for good. @default 5 */
   attempts?: number;
+  /** export: the folder of the part files, one per unit (the same path on every worker). */
+  output?: string;
+  /**
+   * export: the lines of the part files (`ndjson`, `dynamodb-json`). @default 'ndjson'. import: how every file is read.
+   * @default each file's own (importPlan.ts)
+   */
+  format?: InputFormat;
 }
 
 /** A job id: the kind, the time, and random letters. */
 export const newJobId = (kind: string) => `${kind}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
-/** The first non-blank line of a file (at most 1 MB of it), to tell DynamoDB JSON from NDJSON before any unit runs. */
-function firstLine(file: string): string | undefined {
-  const head = Buffer.alloc(1024 * 1024);
-  const fd = openSync(file, 'r');
-  try {
-    const text = head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString('utf8');
-    return text.split('\n').find((line) => line.trim() !== '');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * An import job's file, checked: one plain NDJSON file (CSV, gzip, DynamoDB JSON and export folders are refused for
- * now: `import` reads them on one machine). Returns its absolute path and size.
- */
-function importFile(file: string | undefined, options: SubmitOptions): { path: string; size: number } {
-  const refuse = (why: string) => new CliError(`submit import: ${why}`, EXIT.usage);
-  if (!file || file === '-') throw refuse('give the NDJSON file to import (stdin cannot be cut into units)');
-  if (!existsSync(file)) throw refuse(`cannot read ${file}: no such file`);
-  const stat = statSync(file);
-  const alone = `; run rxjs-dynamodb import ${file} on one machine instead`;
-  if (stat.isDirectory()) throw refuse(`${file} is a folder: the folder of a DynamoDB export cannot be cut into units yet${alone}`);
-  if (!stat.isFile()) throw refuse(`${file} is not a regular file`);
-  if (defaultFormat(file) === 'csv') throw refuse(`${file} is CSV: only plain NDJSON can be cut into units yet${alone}`);
-  if (isGzipFile(file))
-    throw refuse(`${file} is gzipped: a gzipped file cannot be cut into byte ranges; gunzip it first, or${alone.slice(1)}`);
-  const first = firstLine(file);
-  let item: Record<string, unknown> | undefined;
-  try {
-    item = first !== undefined ? parseJsonItem(first) : undefined;
-  } catch {
-    // a bad first line is the first unit's dead letter, not a reason to refuse the job
-  }
-  if (item && looksLikeDynamoJson(item))
-    throw refuse(`${file} looks like DynamoDB JSON ({"Item": {"…": {"S": …}}}): only plain NDJSON can be cut into units yet${alone}`);
+/** import: the flags that are not an import's, refused, named. */
+function refuseNonImportFlags(options: SubmitOptions): void {
   for (const [flag, given] of Object.entries({
     '--from': options.from,
     '--to': options.to,
@@ -95,9 +70,9 @@ function importFile(file: string | undefined, options: SubmitOptions): { path: s
     '--set': options.set,
     '--add': options.add,
     '--remove': options.remove,
+    '--output': options.output,
   }))
-    if (given !== undefined) throw refuse(`${flag} is not an option of an import`);
-  return { path: resolve(file), size: stat.size };
+    if (given !== undefined) throw new CliError(`submit import: ${flag} is not an option of an import`, EXIT.usage);
 }
 
 /** What `submit` learned of one job, checked: where it reads, where it writes, and the unit options of its kind. */
@@ -110,6 +85,8 @@ export interface SubmitPlan {
   describe: string;
   /** Units of the job, when its kind decides them (e.g. one per file). @default --segments (--units), or 32 */
   totalSegments?: number;
+  /** The units themselves, when the planner cuts the job (import: each its own file, range, format). @default `makeUnits`' */
+  units?: UnitPart[];
 }
 
 /**
@@ -118,7 +95,7 @@ export interface SubmitPlan {
  */
 export type Planner = (
   file: string | undefined,
-  options: SubmitOptions & { kind: WorkUnit['kind'] },
+  options: SubmitOptions & { kind: WorkUnit['kind']; files: readonly string[] },
 ) => (session: Session) => Promise<SubmitPlan>;
 
 const need = (kind: string, flag: string, value: string | undefined) => {
@@ -154,15 +131,28 @@ const planScan: Planner = (_file, options) => {
   };
 };
 
-/** import: one plain NDJSON file cut into byte ranges, written into a table. */
-const planImport: Planner = (file, options) => {
-  const input = importFile(file, options);
+/**
+ * import: files and export folders, written into a table: plain NDJSON cut into about `--units` byte ranges in all,
+ * every other file (gzip, CSV, DynamoDB JSON, an export's data files) one unit (importPlan.ts).
+ */
+const planImport: Planner = (_file, options) => {
+  refuseNonImportFlags(options);
+  const inputs = importInputs(options.files, options.format);
+  const units = importParts(inputs, { units: options.units ?? options.segments ?? 32 });
   const to = need('import', '--table <name>', options.table);
+  const given = options.files.map((f) => resolve(f));
   return async ({ client, signal }) => {
     // an import has no source table: the target's key comes from DescribeTable, or --key to create it
     const key = await targetKey(client, to, { key: options.key, create: options.createTable, signal, flag: '--table' });
-    const describe = `import ${input.path} (${input.size} bytes) into ${to}`;
-    return { from: input.path, to, options: { key: key.names, size: input.size }, describe };
+    const bytes = inputs.reduce((n, i) => n + i.size, 0);
+    const cut = inputs.filter(isCuttable).length;
+    const describe =
+      inputs.length === 1 && cut === 1
+        ? `import ${inputs[0]!.path} (${bytes} bytes) into ${to}`
+        : `import ${given.join(', ')} (${inputs.length} files, ${bytes} bytes: ${cut} cut into byte ranges, ${inputs.length - cut} read whole) into ${to}`;
+    // one plain NDJSON file: its own path and size, as before; several files: each unit names its own
+    const options1 = inputs.length === 1 && cut === 1 ? { size: inputs[0]!.size } : {};
+    return { from: given.join(', '), to, options: { key: key.names, ...options1 }, describe, totalSegments: units.length, units };
   };
 };
 
@@ -175,6 +165,10 @@ function plannerOf(kind: WorkUnit['kind']): Planner {
       return planScan;
     case 'import':
       return planImport;
+    case 'export':
+      return planExport;
+    case 'diff':
+      return planDiff;
     default:
       throw new CliError(`submit ${kind} is not supported yet`, EXIT.usage);
   }
@@ -185,10 +179,16 @@ function plannerOf(kind: WorkUnit['kind']): Planner {
  * before anything is stored), then the job's record, then the units, each to be tried `attempts` times. Returns the
  * units.
  */
-export async function enqueueJob(redis: Redis, queue: string, spec: JobSpec, attempts: number): Promise<WorkUnit[]> {
+export async function enqueueJob(
+  redis: Redis,
+  queue: string,
+  spec: JobSpec,
+  attempts: number,
+  parts?: readonly UnitPart[],
+): Promise<WorkUnit[]> {
   let units: WorkUnit[];
   try {
-    units = makeUnits(spec);
+    units = makeUnits(spec, parts);
   } catch (error) {
     throw new CliError(`submit: ${(error as Error).message}`, EXIT.usage);
   }
@@ -215,13 +215,16 @@ export async function enqueueJob(redis: Redis, queue: string, spec: JobSpec, att
   return units;
 }
 
-/** Runs `submit`; resolves to the exit code. `file` is an import's input (the other jobs take none). */
-export async function submitCommand(kind: string, file: string | undefined, options: SubmitOptions): Promise<number> {
+/** Runs `submit`; resolves to the exit code. `files` are an import's inputs (the other jobs take none). */
+export async function submitCommand(kind: string, files: string | readonly string[] | undefined, options: SubmitOptions): Promise<number> {
+  const inputs: readonly string[] = typeof files === 'string' ? [files] : (files ?? []);
+  const file = inputs[0];
   if (!(KINDS as readonly string[]).includes(kind))
     throw new CliError(`submit: the jobs that can be submitted are ${KINDS.join(', ')}, got ${kind}`, EXIT.usage);
   const jobKind = kind as WorkUnit['kind'];
-  if (jobKind !== 'import' && file !== undefined) throw new CliError(`submit ${kind} takes no file argument, got ${file}`, EXIT.usage);
-  const plan = plannerOf(jobKind)(file, { ...options, kind: jobKind });
+  if (jobKind !== 'import' && file !== undefined)
+    throw new CliError(`submit ${kind} takes no file argument, got ${inputs.join(' ')}`, EXIT.usage);
+  const plan = plannerOf(jobKind)(file, { ...options, kind: jobKind, files: inputs });
   if (options.units !== undefined && options.segments !== undefined && options.units !== options.segments)
     throw new CliError(`give --units or --segments, not both (${options.units} and ${options.segments})`, EXIT.usage);
   const { attempts = 5 } = options;
@@ -252,7 +255,7 @@ export async function submitCommand(kind: string, file: string | undefined, opti
           ...(options.capacity !== undefined ? { capacity: options.capacity } : {}),
         },
       };
-      await enqueueJob(redis, queue, spec, attempts);
+      await enqueueJob(redis, queue, spec, attempts, planned.units);
       if (options.json)
         process.stdout.write(`${JSON.stringify({ command: 'submit', ok: true, jobId, queue, units: totalSegments, from, to })}\n`);
       else process.stdout.write(`${jobId}\n`);

@@ -27,7 +27,12 @@ export interface UnitRun {
   written: number;
   failed: number;
   skipped: number;
+  /** Counts of the unit's own kind, summed like the others (a diff unit: its differences by kind, `diffUnits.ts`). */
+  counts?: Record<string, number>;
 }
+
+/** A unit's tally, with the counts of its own kind, if any (`UnitRun.counts`). */
+export type UnitTally = Tally & { counts?: Record<string, number> };
 
 /** A unit's BullMQ data: the unit and its runs. */
 export type UnitData = WorkUnit & { runs?: UnitRun[] };
@@ -62,11 +67,12 @@ export function startRun(data: UnitData, worker: string, pid: number, now: numbe
 }
 
 /** The current run moved the cursor (or finished), with its tally so far. */
-export function recordProgress(data: UnitData, position: UnitPosition, tally: Tally, now: number): UnitData {
+export function recordProgress(data: UnitData, position: UnitPosition, tally: UnitTally, now: number): UnitData {
   const runs = [...(data.runs ?? [])];
   const last = runs.pop();
   const { read, written, failed, skipped } = tally;
-  const run = last ? { ...last, updatedAt: now, read, written, failed, skipped } : undefined;
+  const counts = tally.counts ? { counts: { ...tally.counts } } : {};
+  const run = last ? { ...last, updatedAt: now, read, written, failed, skipped, ...counts } : undefined;
   return { ...advanceUnit(data, position), runs: run ? [...runs, run] : runs };
 }
 

@@ -26,6 +26,10 @@ import { CallMeter } from './meter.js';
 import type { Tally } from './progress.js';
 import { parseJsonValue } from './json.js';
 import { byteRanges, runImportUnit } from './importUnits.js';
+import { runFileUnit } from './importFileUnits.js';
+import { runDiffUnit } from './diffUnits.js';
+import { runExportUnit } from './exportUnits.js';
+import type { InputFormat } from './input.js';
 import { keyOfItem, keyProjection, type ScanCheckpoint, scanInput } from './scanJob.js';
 import { batchSink, itemSink, type ScanWrite, scanWrite, type Sink, type Transform } from './scanWrite.js';
 import { recheckOf, updateSpecOf } from './updateCommand.js';
@@ -53,6 +57,14 @@ export interface UnitOptions {
   capacity?: number;
   /** For `import`: the file's size in bytes at submit; a worker that sees another size refuses the unit. */
   size?: number;
+  /**
+   * For a whole-file `import` unit (one without `range`): how to read its file, decided at submit (gzip is undone by
+   * its magic bytes whatever the format). For `export`: the lines of each part file, `ndjson` or `dynamodb-json` (as
+   * `export --format` writes them; exportUnits.ts). @default 'ndjson'
+   */
+  format?: InputFormat;
+  /** For `diff`: the key attribute names of `from` (A), partition key first (`key` is `to`'s, B's). */
+  fromKey?: string[];
 }
 
 /** One segment of a bulk job, as plain JSON. */
@@ -69,11 +81,15 @@ export interface WorkUnit {
   segment: number;
   totalSegments: number;
   options: UnitOptions;
-  /** For `import`: the bytes `[start, end)` of the file in which the unit's lines start. */
+  /**
+   * For `import`: the bytes `[start, end)` of the plain NDJSON file in which the unit's lines start. Absent: the unit
+   * reads its whole file (gzipped, CSV, DynamoDB JSON: importFileUnits.ts).
+   */
   range?: { start: number; end: number };
   /**
    * The segment's LastEvaluatedKey reached: every item before it is written or dead-lettered. For `import`, the byte
-   * offset of the first line not settled, `{ offset: { N: '<digits>' } }`. Absent: the start.
+   * offset of the first line not settled, `{ offset: { N: '<digits>' } }`; for a whole-file `import` unit, the line up to which every
+   * record is settled, `{ line: { N: '<digits>' } }`. Absent: the start.
    */
   cursor?: StoredKey;
   /** The whole segment is settled. */
@@ -83,11 +99,34 @@ export interface WorkUnit {
 /** What a job is, before it is cut: `units` makes its segments. */
 export type JobSpec = Omit<WorkUnit, 'segment' | 'cursor' | 'done' | 'range'>;
 
-/** The units of a job: one per segment (for `import`, per byte range of `options.size` bytes), each from the start. */
-export function makeUnits(spec: JobSpec): WorkUnit[] {
+/** One unit of a job whose planner cuts it itself (an import of several files): its own file, range and options. */
+export interface UnitPart {
+  /** The unit's own input (for `import`: an absolute path). */
+  from: string;
+  /** For a byte-range `import` unit: its bytes of `from`. */
+  range?: { start: number; end: number };
+  /** Options of this unit alone (e.g. its file's `size` and `format`), over the job's. */
+  options?: Partial<UnitOptions>;
+}
+
+/**
+ * The units of a job, each from the start: one per segment (for `import`, per byte range of `options.size` bytes);
+ * or, when the planner gives `parts` (one per unit, `totalSegments` of them), one per part, in their order.
+ */
+export function makeUnits(spec: JobSpec, parts?: readonly UnitPart[]): WorkUnit[] {
   const { totalSegments } = spec;
   if (!Number.isInteger(totalSegments) || totalSegments < 1 || totalSegments > 1_000_000)
     throw new RangeError(`totalSegments must be an integer from 1 to 1000000, got ${totalSegments}`);
+  if (parts) {
+    if (parts.length !== totalSegments) throw new RangeError(`${parts.length} unit parts for totalSegments ${totalSegments}`);
+    return parts.map((part, segment) => ({
+      ...spec,
+      from: part.from,
+      ...(part.range ? { range: part.range } : {}),
+      options: { ...spec.options, ...part.options },
+      segment,
+    }));
+  }
   switch (spec.kind) {
     case 'import':
       if (spec.options.size === undefined) throw new RangeError('an import job needs options.size, the size of its file in bytes');
@@ -104,7 +143,12 @@ type UnitRunner = (unit: WorkUnit, options: RunUnitOptions) => Promise<UnitResul
 function runnerOf(kind: WorkUnit['kind']): UnitRunner | undefined {
   switch (kind) {
     case 'import':
-      return runImportUnit;
+      // a byte range of a plain NDJSON file, or a whole file (gzip, CSV, DynamoDB JSON)
+      return (unit, options) => (unit.range ? runImportUnit(unit, options) : runFileUnit(unit, options));
+    case 'export':
+      return runExportUnit;
+    case 'diff':
+      return runDiffUnit;
     default:
       return undefined;
   }
@@ -250,7 +294,8 @@ function sinksOf(
  * that fail go to `onDeadLetter`; the cursor moves (`onCursor`) past a page once each of its items is written or
  * dead-lettered. A failure every request would meet (no table, no access) rejects with a `CliError`, the cursor
  * before the unsettled items. Resolves with `outcome: 'interrupted'` when `signal` aborts it. An `import` unit reads
- * the lines of its byte range instead, its cursor a byte offset (`runImportUnit`, importUnits.ts).
+ * the lines of its byte range instead, its cursor a byte offset (`runImportUnit`, importUnits.ts), or, without a
+ * range, its whole file, its cursor a line number (`runFileUnit`, importFileUnits.ts).
  *
  * ## Example
  * ```ts

@@ -46,25 +46,46 @@ export interface WorkerOptions extends ConnectionOptions, QueueOptions {
   sharedCapacity?: (data: UnitData) => { read?: CapacityBudget; write?: CapacityBudget } | undefined;
 }
 
+/** The shared budgets of the jobs whose units a worker runs now. */
+interface JobBudgets {
+  /** The read and write budgets of a unit's job (none without `--capacity`); `release` once the unit ends. */
+  take(data: UnitData): { read: CapacityBudget; write: CapacityBudget } | undefined;
+  release(data: UnitData): void;
+  /** Jobs whose budgets are held now. */
+  readonly size: number;
+}
+
 /**
  * One read and one write budget per job, of the job's `--capacity` units per second each, kept in Redis (one GCRA
- * per job and kind): shared by every unit of the job on every worker.
+ * per job and kind): shared by every unit of the job on every worker. A job's pair is kept while a unit of it runs
+ * here, and let go with its last one (a long-lived worker does not keep every job it ever ran).
  */
-function jobBudgets(redis: Redis, queue: string): (data: UnitData) => { read: CapacityBudget; write: CapacityBudget } | undefined {
+export function jobBudgets(redis: Redis, queue: string): JobBudgets {
   const store = redisCapacityStore(redis, { prefix: `rxjs-dynamodb:${queue}:capacity:` });
-  const budgets = new Map<string, { read: CapacityBudget; write: CapacityBudget }>();
-  return (data) => {
-    const unitsPerSecond = data.options.capacity;
-    if (unitsPerSecond === undefined) return undefined;
-    let pair = budgets.get(data.jobId);
-    if (!pair) {
-      pair = {
-        read: capacity({ unitsPerSecond, store, key: `${data.jobId}:read` }),
-        write: capacity({ unitsPerSecond, store, key: `${data.jobId}:write` }),
-      };
-      budgets.set(data.jobId, pair);
-    }
-    return pair;
+  const held = new Map<string, { read: CapacityBudget; write: CapacityBudget; units: number }>();
+  return {
+    take: (data) => {
+      const unitsPerSecond = data.options.capacity;
+      if (unitsPerSecond === undefined) return undefined;
+      let pair = held.get(data.jobId);
+      if (!pair) {
+        pair = {
+          read: capacity({ unitsPerSecond, store, key: `${data.jobId}:read` }),
+          write: capacity({ unitsPerSecond, store, key: `${data.jobId}:write` }),
+          units: 0,
+        };
+        held.set(data.jobId, pair);
+      }
+      pair.units++;
+      return { read: pair.read, write: pair.write };
+    },
+    release: (data) => {
+      const pair = held.get(data.jobId);
+      if (pair && --pair.units <= 0) held.delete(data.jobId);
+    },
+    get size() {
+      return held.size;
+    },
   };
 }
 
@@ -134,7 +155,7 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
   const stopping = new AbortController();
   const log = (line: string) => process.stderr.write(`worker ${name}: ${line}\n`);
 
-  const shared = options.sharedCapacity ?? jobBudgets(redis, queue);
+  const budgets = jobBudgets(redis, queue);
   const processor = async (job: BullJob<UnitData>, token?: string) => {
     const first = startRun(job.data, name, process.pid, Date.now());
     const where = `unit ${job.data.jobId}/${job.data.segment}`;
@@ -146,7 +167,7 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
       (lines) => redis.rpush(deadLetterKey(queue, job.data.jobId, job.data.segment), ...lines),
       saveMs,
     );
-    const capacity = shared(first);
+    const capacity = options.sharedCapacity ? options.sharedCapacity(first) : budgets.take(first);
     let result;
     try {
       result = await runUnit(unitOf(first), {
@@ -161,6 +182,8 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
       await saver.save().catch(() => undefined);
       log(`${where} stopped: ${(error as Error).message} (tried again from its cursor while attempts remain)`);
       throw error;
+    } finally {
+      if (!options.sharedCapacity) budgets.release(first);
     }
     await saver.save();
     const run = saver.current.runs!.at(-1)!;
@@ -175,7 +198,8 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
     log(`${where} done: ${written} written, ${failed} failed, ${skipped} skipped`);
     // items dead-lettered by an earlier run of this unit (one that was stopped or died after them) count too
     const everFailed = saver.current.runs?.reduce((n, r) => n + r.failed, 0) ?? failed;
-    if (everFailed > 0)
+    // a diff unit writes nothing: what it found (differences, items it could not compare) is its result, not a failure
+    if (everFailed > 0 && job.data.kind !== 'diff')
       throw new UnrecoverableError(
         `${everFailed} items were not written; they are in the unit's dead letters (rxjs-dynamodb status shows them)`,
       );

@@ -175,23 +175,25 @@ describe('rxjs-dynamodb submit import / worker / status (issue 14)', () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const queueArgs = (queue: string) => ['--redis', redisUrl, '--queue', queue];
 
-  it('should refuse CSV, gzip, DynamoDB JSON, a folder and stdin, saying why', async () => {
+  it('should refuse stdin, a folder that is not an export, a cut gzip file, a bad CSV header and a file given twice, saying why', async () => {
     const dir = tempDir();
     const csv = join(dir, 'a.csv');
-    writeFileSync(csv, 'pk\nx\n');
+    writeFileSync(csv, 'pk,pk\nx,y\n');
     const gz = join(dir, 'a.ndjson');
     writeFileSync(gz, Buffer.from([0x1f, 0x8b, 0, 0]));
-    const ddb = join(dir, 'b.ndjson');
-    writeFileSync(ddb, '{"Item":{"pk":{"S":"x"}}}\n');
+    const ok = join(dir, 'b.ndjson');
+    writeFileSync(ok, '{"pk":"x"}\n');
     const args = ['--table', 'T', '--endpoint', 'http://127.0.0.1:1', ...queueArgs('refused')];
-    for (const [input, why] of [
-      [csv, 'is CSV'],
-      [gz, 'gzipped'],
-      [ddb, 'DynamoDB JSON'],
-      [dir, 'folder'],
-      ['-', 'stdin'],
+    for (const [inputs, why] of [
+      [[csv], `${csv}: the CSV header (its first line) is bad: column pk appears twice`],
+      [[gz], `${gz} starts as gzip but cannot be gunzipped`],
+      [[dir], 'without manifest-files.json'],
+      [['-'], 'stdin'],
+      [[ok, join(dir, '.', 'b.ndjson')], `${ok} is given twice`],
+      [[join(dir, 'none.ndjson')], 'no such file'],
+      [[], 'give the files'],
     ] as const) {
-      const run = await runCli(['submit', 'import', input, ...args]);
+      const run = await runCli(['submit', 'import', ...inputs, ...args]);
       expect(run.code, run.stderr).toBe(2);
       expect(run.stderr).toContain(why);
     }
