@@ -86,7 +86,10 @@ export function summarize(units: UnitStatus[]) {
 export const statusExit = (s: ReturnType<typeof summarize>) =>
   s.failed > 0 || (s.done === s.units && s.itemsFailed > 0) ? EXIT.notAllWritten : s.done === s.units ? EXIT.ok : EXIT_RUNNING;
 
-async function unitStatus(queue: Queue, redis: Redis, record: JobRecord, segment: number): Promise<UnitStatus> {
+/** Dead letters of a failed unit to read: none, the first n, or all. */
+type DeadLetterRead = number | 'all';
+
+async function unitStatus(queue: Queue, redis: Redis, record: JobRecord, segment: number, read: DeadLetterRead): Promise<UnitStatus> {
   const job = (await queue.getJob(unitId(record.jobId, segment))) as BullJob<UnitData> | undefined;
   const state = job ? unitState(await job.getState()) : 'waiting';
   const runs = job?.data.runs ?? [];
@@ -101,7 +104,9 @@ async function unitStatus(queue: Queue, redis: Redis, record: JobRecord, segment
     written: sum((r) => r.written),
     failed: sum((r) => r.failed),
     ...(state === 'failed' && job?.failedReason ? { error: job.failedReason } : {}),
-    ...(state === 'failed' ? { deadLetters: (await redis.lrange(key, 0, -1)).map((line) => parseJsonValue(line)) } : {}),
+    ...(state === 'failed' && read !== 0
+      ? { deadLetters: (await redis.lrange(key, 0, read === 'all' ? -1 : read - 1)).map((line) => parseJsonValue(line)) }
+      : {}),
     deadLetterCount,
   };
 }
@@ -113,14 +118,16 @@ async function unitStatus(queue: Queue, redis: Redis, record: JobRecord, segment
  * @param queue The job's BullMQ queue (`record.queue`).
  * @param redis A connection to the queue's Redis.
  * @param record The job's record, as `submit` stored it (`jobKey`).
+ * @param deadLetters The dead letters of each failed unit to read: none (the default), the first n, or `'all'`.
  * @returns The units, by segment, and their totals.
  */
 export async function jobStatus(
   queue: Queue,
   redis: Redis,
   record: JobRecord,
+  deadLetters: DeadLetterRead = 0,
 ): Promise<{ units: UnitStatus[]; summary: ReturnType<typeof summarize> }> {
-  const units = await Promise.all(Array.from({ length: record.totalSegments }, (_, s) => unitStatus(queue, redis, record, s)));
+  const units = await Promise.all(Array.from({ length: record.totalSegments }, (_, s) => unitStatus(queue, redis, record, s, deadLetters)));
   return { units, summary: summarize(units) };
 }
 
@@ -134,7 +141,10 @@ export async function statusCommand(jobId: string, options: StatusOptions): Prom
     if (!text) throw new CliError(`no job ${jobId} on queue ${queueName} at ${options.redis} (check the id, --redis and --queue)`);
     const record = JSON.parse(text) as JobRecord;
     for (;;) {
-      const { units, summary } = await jobStatus(queue, redis, record);
+      // the text shows 10 dead letters of a failed unit; the JSON all of them, read once, for the report it prints
+      let { units, summary } = await jobStatus(queue, redis, record, options.json ? 0 : 10);
+      const last = !options.watch || summary.running + summary.waiting === 0;
+      if (options.json && last) ({ units, summary } = await jobStatus(queue, redis, record, 'all'));
       // a diff job's result is what its units found: equal (0), not (1), or not finished (4)
       const diff =
         record.kind === 'diff'

@@ -240,9 +240,6 @@ const position = (state: ScanCheckpoint, segment: number): UnitPosition => {
 /** The kinds of unit `runUnit` runs. */
 export const KINDS: readonly WorkUnit['kind'][] = ['copy', 'delete', 'update', 'import', 'export', 'diff'];
 
-/** The kinds `runUnit` runs now (the others are refused, named). */
-const RUNNABLE: readonly WorkUnit['kind'][] = ['copy', 'delete', 'update', 'import'];
-
 /** A parsed copy of the unit's filter: its values back from their exact JSON text. */
 type ScanFilter = { filter?: string; names?: Record<string, string>; values?: Record<string, unknown> };
 
@@ -311,7 +308,6 @@ export async function runUnit(unit: WorkUnit, options: RunUnitOptions): Promise<
   if (!KINDS.includes(unit.kind)) throw new CliError(`unit kind ${String(unit.kind)} is not supported (${KINDS.join(', ')})`, EXIT.usage);
   const runner = runnerOf(unit.kind);
   if (runner) return runner(unit, options);
-  if (!RUNNABLE.includes(unit.kind)) throw new CliError(`unit kind ${unit.kind} cannot be run yet`, EXIT.usage);
   const state = unitCheckpoint(unit);
   const deadLetters = options.onDeadLetter ?? (() => undefined);
   const job = new UnitJob(unit, deadLetters);
