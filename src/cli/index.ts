@@ -172,11 +172,11 @@ const queueOption = new Option('--queue <name>', 'the BullMQ queue of the units'
 
 concurrencyOption(commonOptions(program.command('submit')))
   .description(
-    'cut a bulk job into work units (scan segments, or byte ranges of one NDJSON file) and put them on a BullMQ queue in Redis, for workers; prints the job id',
+    'cut a bulk job into work units (scan segments, files, byte ranges of NDJSON files) and put them on a BullMQ queue in Redis, for workers; prints the job id',
   )
   .argument(
     '<job>',
-    'the job: copy (--from, --to), delete or update (--table, and --filter or --all), import (FILE --table), export (--table, --output DIR: one part file per unit), diff (--from, --to: status then says equal or lists the differences)',
+    'the job: copy (--from, --to), delete or update (--table, and --filter or --all), import (FILE... --table), export (--table, --output DIR: one part file per unit), diff (--from, --to: status then says equal or lists the differences)',
   )
   .argument(
     '[files...]',
