@@ -397,6 +397,8 @@ export const planDiff: Planner = (_file, options) => {
     '--remove': options.remove,
     '--create-table': options.createTable,
     '--key': options.key,
+    '--output': options.output,
+    '--format': options.format,
   }))
     if (given !== undefined) throw refuse(`${flag} is not an option of a diff`);
   return async ({ client, signal }) => {

@@ -15,7 +15,7 @@
  * `rxjs-dynamodb import DIR` does not read them back: import reads a folder only when it is DynamoDB's own export to
  * S3 (with manifest-files.json). Import the parts through stdin, `cat DIR/part-* | rxjs-dynamodb import - --table T`
  * (add `--format dynamodb-json` for `.json` parts), or each part as a file (`import DIR/part-03.ndjson --table T`);
- * `submit import` takes the concatenated NDJSON file (plain NDJSON only).
+ * `submit import DIR/part-*` takes the parts themselves, one or more units each (add `--format dynamodb-json` for `.json` parts).
  *
  * ## Cursor
  * A unit's cursor says both where its segment's scan stands and how long its part was then:

@@ -98,7 +98,15 @@ export async function runFileUnit(unit: WorkUnit, options: RunUnitOptions): Prom
     ledger.line !== start || cursor !== undefined ? { cursor: lineCursor(ledger.line), done: false } : { done: false };
   const reader = openInput(unit.from);
   const read: ReadState = { lastLine: 0 };
-  const records = readRecords(reader.lines, { format, skipThrough: start, state: read, source: unit.from });
+  // the file's items from its start (those before the cursor too): what an export's manifest says it holds
+  let items = 0;
+  async function* counted() {
+    for await (const lines of reader.lines) {
+      for (const line of lines) if (line.text.trim() !== '') items++;
+      yield lines;
+    }
+  }
+  const records = readRecords(counted(), { format, skipThrough: start, state: read, source: unit.from });
   const deadLetter = (record: InputRecord | undefined, error: DeadLetterRecord['error'], item?: unknown) => {
     const letter: FileDeadLetter = {
       file: unit.from,
@@ -125,7 +133,13 @@ export async function runFileUnit(unit: WorkUnit, options: RunUnitOptions): Prom
       onSettled: () => options.onCursor?.(position(), job.tally),
     });
     if (outcome === 'interrupted') return { outcome, tally: job.tally, position: position() };
-    return { outcome, tally: job.tally, position: { done: true } };
+    const { itemCount } = unit.options;
+    // as import warns of a data file of an export that holds fewer or more items than its manifest says
+    const warnings =
+      itemCount !== undefined && items !== itemCount
+        ? [`${unit.from} holds ${items} lines, its manifest entry says ${itemCount} items`]
+        : [];
+    return { outcome, tally: job.tally, position: { done: true }, ...(warnings.length > 0 ? { warnings } : {}) };
   } catch (error) {
     // a bad CSV header: the same on every run and every worker, nothing written; say so
     const why = error instanceof UnreadableInputError ? 'cannot be read' : 'stopped';

@@ -12,9 +12,11 @@
  * {"S": …}}}`, else NDJSON. Each path is made absolute: every worker must read it at that same path. Each unit keeps
  * its file's size, so a worker that meets another file there refuses the unit.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { constants, gunzipSync } from 'node:zlib';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { constants, createGunzip, gunzipSync } from 'node:zlib';
 import { csvColumns, csvFields } from './csv.js';
 import { looksLikeDynamoJson } from './dynamoJson.js';
 import { byteRanges } from './importUnits.js';
@@ -34,6 +36,8 @@ export interface ImportInput {
   gzip: boolean;
   /** The export folder it is a data file of (as given), if any. */
   folder?: string;
+  /** For a data file of an export: the items its manifest entry says it holds. */
+  itemCount?: number;
 }
 
 /** How to read the files of an import job. */
@@ -114,15 +118,16 @@ export function importInputs(files: readonly string[], format?: InputFormat): Im
     if (stat.isDirectory()) {
       if (format !== undefined && format !== 'dynamodb-json')
         throw refuse(`${file} is a folder, read as the DynamoDB JSON of an export; --format ${format} cannot apply to it`);
-      let data: Array<{ path: string }>;
+      let data: Array<{ path: string; itemCount?: number }>;
       try {
         data = exportDataFiles(file);
       } catch (error) {
         throw refuse((error as Error).message);
       }
-      for (const { path } of data) {
+      for (const { path, itemCount } of data) {
         const size = statSync(path).size;
-        inputs.push({ path: resolve(path), size, format: 'dynamodb-json', gzip: isGzipFile(path), folder: file });
+        const counted = itemCount !== undefined ? { itemCount } : {};
+        inputs.push({ path: resolve(path), size, format: 'dynamodb-json', gzip: isGzipFile(path), folder: file, ...counted });
       }
       continue;
     }
@@ -157,8 +162,28 @@ export function importParts(inputs: readonly ImportInput[], options: ImportPlanO
     throw new RangeError(`units must be an integer from 1 to 1000000, got ${units}`);
   const total = inputs.filter(isCuttable).reduce((n, i) => n + i.size, 0);
   return inputs.flatMap((input): UnitPart[] => {
-    if (!isCuttable(input)) return [{ from: input.path, options: { size: input.size, format: input.format } }];
+    if (!isCuttable(input)) {
+      const counted = input.itemCount !== undefined ? { itemCount: input.itemCount } : {};
+      return [{ from: input.path, options: { size: input.size, format: input.format, ...counted } }];
+    }
     const n = total > 0 ? Math.max(1, Math.round((input.size / total) * units)) : 1;
     return byteRanges(input.size, n).map((range) => ({ from: input.path, range, options: { size: input.size } }));
   });
+}
+
+/**
+ * Refuses (usage, naming the file) a gzipped input that does not gunzip to its end — cut short, or with a bad
+ * checksum — before any unit is queued: a unit would import its lines up to the damage, then fail on every attempt.
+ * Reads each gzipped file once, to its end, keeping nothing.
+ */
+export async function checkWholeGzip(inputs: readonly ImportInput[], signal?: AbortSignal): Promise<void> {
+  for (const input of inputs.filter((i) => i.gzip)) {
+    const drop = new Writable({ write: (_chunk, _encoding, done) => done() });
+    try {
+      await pipeline(createReadStream(input.path), createGunzip(), drop, { signal });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw refuse(`${input.path} is gzipped but does not gunzip to its end (${(error as Error).message}): is it whole?`);
+    }
+  }
 }

@@ -163,6 +163,8 @@ export async function statusCommand(jobId: string, options: StatusOptions): Prom
             ? diff.text
             : `${jobId}: ${record.kind === 'copy' ? `copy ${record.from} to ${record.to}` : `${record.kind} items of ${record.from}`}: ${summary.units} units: ${summary.done} done, ${summary.running} running, ${summary.waiting} waiting, ${summary.failed} failed; items ${summary.read} read, ${summary.written} written, ${summary.itemsFailed} failed; ${summary.rate} items/s over ${summary.workers} workers\n`,
         );
+        for (const u of units)
+          for (const warning of u.runs.flatMap((r) => r.warnings ?? [])) process.stdout.write(`  unit ${u.segment}: warning: ${warning}\n`);
         for (const u of units.filter((u) => u.state === 'failed')) {
           process.stdout.write(`  unit ${u.segment} failed: ${u.error ?? 'unknown error'}; ${u.deadLetterCount} dead letters\n`);
           for (const d of (u.deadLetters ?? []).slice(0, 10)) process.stdout.write(`    ${toJsonLine(d)}\n`);

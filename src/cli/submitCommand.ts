@@ -12,7 +12,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadTransform } from './copyCommand.js';
 import { planExport } from './exportUnits.js';
-import { importInputs, importParts, isCuttable } from './importPlan.js';
+import { checkWholeGzip, importInputs, importParts, isCuttable } from './importPlan.js';
 import type { InputFormat } from './input.js';
 import { toJsonLine } from './json.js';
 import type { CommonOptions, KeySpec } from './options.js';
@@ -112,6 +112,8 @@ const planScan: Planner = (_file, options) => {
     throw new CliError(`submit ${kind} without --filter changes every item of ${from}: add --all to say so`, EXIT.usage);
   if ((kind === 'delete' || kind === 'update') && (options.transform || options.createTable))
     throw new CliError(`submit ${kind} takes no --transform or --create-table`, EXIT.usage);
+  for (const [flag, given] of Object.entries({ '--output': options.output, '--format': options.format }))
+    if (given !== undefined) throw new CliError(`submit ${kind}: ${flag} is not an option of a ${kind}`, EXIT.usage);
   if (kind === 'update') updateSpecOf({ table: from, ...options }); // what to change, checked now
   const update =
     kind === 'update'
@@ -142,6 +144,7 @@ const planImport: Planner = (_file, options) => {
   const to = need('import', '--table <name>', options.table);
   const given = options.files.map((f) => resolve(f));
   return async ({ client, signal }) => {
+    await checkWholeGzip(inputs, signal);
     // an import has no source table: the target's key comes from DescribeTable, or --key to create it
     const key = await targetKey(client, to, { key: options.key, create: options.createTable, signal, flag: '--table' });
     const bytes = inputs.reduce((n, i) => n + i.size, 0);
@@ -229,6 +232,9 @@ export async function submitCommand(kind: string, files: string | readonly strin
     throw new CliError(`give --units or --segments, not both (${options.units} and ${options.segments})`, EXIT.usage);
   const { attempts = 5 } = options;
   const segments = options.units ?? options.segments ?? 32;
+  // before the planner's work in the session (an export claims its folder): a bad count leaves nothing behind
+  if (!Number.isInteger(segments) || segments < 1 || segments > 1_000_000)
+    throw new CliError(`submit: --segments (--units) must be an integer from 1 to 1000000, got ${segments}`, EXIT.usage);
   const transform = options.transform ? resolve(options.transform) : undefined;
   if (transform) await loadTransform(transform); // a bad module fails here, not on every worker
   const queue = options.queue ?? DEFAULT_QUEUE;

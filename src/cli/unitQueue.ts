@@ -29,6 +29,8 @@ export interface UnitRun {
   skipped: number;
   /** Counts of the unit's own kind, summed like the others (a diff unit: its differences by kind, `diffUnits.ts`). */
   counts?: Record<string, number>;
+  /** What the run found worth saying that is not a failure (`UnitResult.warnings`). */
+  warnings?: string[];
 }
 
 /** A unit's tally, with the counts of its own kind, if any (`UnitRun.counts`). */
@@ -67,12 +69,13 @@ export function startRun(data: UnitData, worker: string, pid: number, now: numbe
 }
 
 /** The current run moved the cursor (or finished), with its tally so far. */
-export function recordProgress(data: UnitData, position: UnitPosition, tally: UnitTally, now: number): UnitData {
+export function recordProgress(data: UnitData, position: UnitPosition, tally: UnitTally, now: number, warnings?: string[]): UnitData {
   const runs = [...(data.runs ?? [])];
   const last = runs.pop();
   const { read, written, failed, skipped } = tally;
   const counts = tally.counts ? { counts: { ...tally.counts } } : {};
-  const run = last ? { ...last, updatedAt: now, read, written, failed, skipped, ...counts } : undefined;
+  const told = warnings && warnings.length > 0 ? { warnings: [...warnings] } : {};
+  const run = last ? { ...last, updatedAt: now, read, written, failed, skipped, ...counts, ...told } : undefined;
   return { ...advanceUnit(data, position), runs: run ? [...runs, run] : runs };
 }
 

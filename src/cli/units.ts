@@ -63,6 +63,8 @@ export interface UnitOptions {
    * `export --format` writes them; exportUnits.ts). @default 'ndjson'
    */
   format?: InputFormat;
+  /** For an `import` unit of a data file of a DynamoDB export: the items its manifest entry says the file holds. */
+  itemCount?: number;
   /** For `diff`: the key attribute names of `from` (A), partition key first (`key` is `to`'s, B's). */
   fromKey?: string[];
 }
@@ -183,6 +185,8 @@ export function advanceUnit(unit: WorkUnit, position: UnitPosition): WorkUnit {
 /** What a unit's run did. */
 export interface UnitResult {
   outcome: Outcome;
+  /** What the unit found worth saying that is not a failure (e.g. an export's data file not as its manifest says). */
+  warnings?: string[];
   /** Items read, written, dead-lettered (`failed`), dropped by the transform (`skipped`). */
   tally: Tally;
   position: UnitPosition;

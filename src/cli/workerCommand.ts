@@ -111,8 +111,8 @@ class UnitSaver {
     this.pending.push(toJsonLine(record));
   }
 
-  progress(position: UnitPosition, tally: Tally): void {
-    this.data = recordProgress(this.data, position, tally, Date.now());
+  progress(position: UnitPosition, tally: Tally, warnings?: string[]): void {
+    this.data = recordProgress(this.data, position, tally, Date.now(), warnings);
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       // a failed save is reported by the unit's final save(); an unhandled rejection here would kill the worker
@@ -177,7 +177,8 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
         onDeadLetter: (record) => saver.deadLetter(record),
         ...(capacity ? { capacity } : {}),
       });
-      saver.progress(result.position, result.tally);
+      saver.progress(result.position, result.tally, result.warnings);
+      for (const warning of result.warnings ?? []) log(`${where}: warning: ${warning}`);
     } catch (error) {
       await saver.save().catch(() => undefined);
       log(`${where} stopped: ${(error as Error).message} (tried again from its cursor while attempts remain)`);

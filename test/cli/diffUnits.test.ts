@@ -342,6 +342,9 @@ describe('rxjs-dynamodb submit diff / worker / status', () => {
     const filter = await submit(['--from', a, '--to', b, '--filter', 'attribute_exists(pk)']);
     expect(filter.code, filter.stderr).toBe(2);
     expect(filter.stderr).toContain('submit diff: --filter is not an option of a diff');
+    const output = await submit(['--from', a, '--to', b, '--output', '/tmp/nowhere']);
+    expect(output.code, output.stderr).toBe(2);
+    expect(output.stderr).toContain('submit diff: --output is not an option of a diff');
     const to = await submit(['--from', a]);
     expect(to.code).toBe(2);
     expect(to.stderr).toContain('submit diff: needs --to');

@@ -6,7 +6,7 @@
  * Redis of the global setup, by two worker processes, one of them killed mid-unit.
  */
 import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
@@ -342,6 +342,22 @@ describe('whole-file import units on DynamoDB Local', () => {
     expect((dead[0] as unknown as { error: { message: string } }).error.message).toContain(
       'has 39 significant digits; DynamoDB keeps at most 38',
     );
+  });
+
+  it('should warn of a data file of an export that holds fewer items than its manifest says, as import does', async () => {
+    const dir = tempDir();
+    const { folder } = exportFolder(dir, [[ddbLine('m', 1), ddbLine('m', 2)], [ddbLine('m', 3)]]);
+    // the manifest of the first file says 3 items: a partial copy of the export
+    const manifest = join(dir, 'download', 'AWSDynamoDB', '01700000000000-abcd1234', 'manifest-files.json');
+    writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('"itemCount":2', '"itemCount":3'));
+    const table = await createTable(client, uniqueTable('fileUnitManifest'));
+    const parts = importParts(importInputs([folder]), { units: 1 });
+    const spec = { jobId: 'import-manifest', kind: 'import' as const, from: folder, to: table, totalSegments: 2, options: { key: ['pk'] } };
+    const [short, whole] = makeUnits(spec, parts);
+    const first = await runUnit(short!, { client });
+    expect(first.outcome).toBe('complete');
+    expect(first.warnings).toEqual([`${short!.from} holds 2 lines, its manifest entry says 3 items`]);
+    expect((await runUnit(whole!, { client })).warnings).toBeUndefined();
   });
 
   it('should refuse a byte-offset cursor, and a file that changed since submit, naming the file', async () => {

@@ -3,6 +3,7 @@
  * of random bytes (fast-check): every line is read exactly once whatever the boundaries; then a whole job on BullMQ,
  * against DynamoDB Local and the Redis of the global setup, one worker killed mid-unit.
  */
+import { gzipSync } from 'node:zlib';
 import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -183,10 +184,15 @@ describe('rxjs-dynamodb submit import / worker / status (issue 14)', () => {
     writeFileSync(gz, Buffer.from([0x1f, 0x8b, 0, 0]));
     const ok = join(dir, 'b.ndjson');
     writeFileSync(ok, '{"pk":"x"}\n');
+    // a gzip whose header and first MB are good, cut short at its end (a copy that stopped): refused too
+    const whole = gzipSync(Array.from({ length: 50_000 }, (_, i) => `{"pk":"p${i}","n":${i}}\n`).join(''));
+    const cut = join(dir, 'cut.ndjson.gz');
+    writeFileSync(cut, whole.subarray(0, whole.length - 200));
     const args = ['--table', 'T', '--endpoint', 'http://127.0.0.1:1', ...queueArgs('refused')];
     for (const [inputs, why] of [
       [[csv], `${csv}: the CSV header (its first line) is bad: column pk appears twice`],
       [[gz], `${gz} starts as gzip but cannot be gunzipped`],
+      [[cut], `${cut} is gzipped but does not gunzip to its end`],
       [[dir], 'without manifest-files.json'],
       [['-'], 'stdin'],
       [[ok, join(dir, '.', 'b.ndjson')], `${ok} is given twice`],
@@ -200,6 +206,10 @@ describe('rxjs-dynamodb submit import / worker / status (issue 14)', () => {
     const copyWithFile = await runCli(['submit', 'copy', csv, '--from', 'A', '--to', 'B', ...queueArgs('refused')]);
     expect(copyWithFile.code).toBe(2);
     expect(copyWithFile.stderr).toContain('takes no file');
+    // the flags of an export are not a copy's (they would be ignored)
+    const copyWithOutput = await runCli(['submit', 'copy', '--from', 'A', '--to', 'B', '--output', dir, ...queueArgs('refused')]);
+    expect(copyWithOutput.code).toBe(2);
+    expect(copyWithOutput.stderr).toContain('--output is not an option of a copy');
   });
 
   it('should run an import unit with runUnit: stopped by its signal at a cursor, it goes on from there, writing nothing before it again', async () => {
