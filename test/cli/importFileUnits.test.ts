@@ -151,6 +151,8 @@ describe('import units of many files: planning', () => {
       { path: files[1], format: 'dynamodb-json', gzip: true },
       { path: small, format: 'ndjson', gzip: false },
     ]);
+    // an export's data files keep their manifest's item count
+    expect(inputs.map((i) => i.itemCount)).toEqual([undefined, undefined, undefined, undefined, undefined, 1, 1, undefined]);
     const sizes = inputs.map((i) => i.size);
     const parts = importParts(inputs, { units: 8 });
     // the plain files share the 8 ranges by their bytes (about 3:1); every other file is one unit, with its format
@@ -158,7 +160,11 @@ describe('import units of many files: planning', () => {
     expect(plainParts.filter((p) => p.from === plain).map((p) => p.range)).toEqual(byteRanges(sizes[0]!, 6));
     expect(plainParts.filter((p) => p.from === small).map((p) => p.range)).toEqual(byteRanges(sizes[7]!, 2));
     expect(parts.filter((p) => !p.range)).toEqual(
-      inputs.slice(1, 7).map((i) => ({ from: i.path, options: { size: i.size, format: i.format } })),
+      // (an export's data files carry their manifest's item count, checked when the unit ends)
+      inputs.slice(1, 7).map((i) => ({
+        from: i.path,
+        options: { size: i.size, format: i.format, ...(i.itemCount !== undefined ? { itemCount: i.itemCount } : {}) },
+      })),
     );
     expect(parts.map((p) => p.from)).toEqual([...Array(6).fill(plain), ...inputs.slice(1, 7).map((i) => i.path), small, small]);
     // one plain file alone: exactly --units ranges, as before
