@@ -1,16 +1,9 @@
-import {
-  type AttributeValue,
-  DeleteItemCommand,
-  type DynamoDBClient,
-  PutItemCommand,
-  ScanCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DeleteItemCommand, type DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { localClient } from '../helpers/dynamoLocal.js';
-import { createTable, uniqueTable } from '../helpers/tables.js';
+import { createTable, scanRawByPk, uniqueTable } from '../helpers/tables.js';
 import { ensureBuilt, jsonSummary, removeTempDirs, runCli, startCli, tempDir } from './helpers.js';
 
 type Raw = Record<string, AttributeValue>;
@@ -27,21 +20,7 @@ afterAll(() => {
   removeTempDirs();
 });
 
-/** Every item of the table as DynamoDB holds it, by key, with sets sorted (DynamoDB keeps no set order). */
-async function scanRaw(table: string): Promise<Map<string, Raw>> {
-  const items = new Map<string, Raw>();
-  let ExclusiveStartKey: Raw | undefined;
-  do {
-    const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey }));
-    for (const item of page.Items ?? []) items.set(item.pk!.S!, canonical(item));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return items;
-}
-const canonical = (item: Raw): Raw =>
-  Object.fromEntries(
-    Object.entries(item).map(([k, v]) => [k, v.SS ? { SS: [...v.SS].sort() } : v.NS ? { NS: [...v.NS].sort() } : v]),
-  ) as Raw;
+const scanRaw = (table: string) => scanRawByPk(client, table);
 
 /** An item with the values real tables hold. */
 const item = (i: number, version = 0): Raw => ({

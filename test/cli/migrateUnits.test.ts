@@ -3,14 +3,7 @@
  * source keeps taking writes, then the stream replayed by migrate itself; against DynamoDB Local and the Redis of the
  * global setup.
  */
-import {
-  type AttributeValue,
-  DeleteItemCommand,
-  type DynamoDBClient,
-  PutItemCommand,
-  ScanCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DeleteItemCommand, type DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -21,7 +14,7 @@ import { copyJobVerdict, copyPlan } from '../../src/cli/migrateQueue.js';
 import { summarize, type UnitStatus } from '../../src/cli/statusCommand.js';
 import { jobKey, type JobRecord, type UnitData } from '../../src/cli/unitQueue.js';
 import { localClient } from '../helpers/dynamoLocal.js';
-import { createTable, uniqueTable } from '../helpers/tables.js';
+import { createTable, scanRawByPk, uniqueTable } from '../helpers/tables.js';
 import { ensureBuilt, jsonSummary, removeTempDirs, runCli, startCli, tempDir } from './helpers.js';
 
 type Raw = Record<string, AttributeValue>;
@@ -43,21 +36,7 @@ afterAll(() => {
   removeTempDirs();
 });
 
-/** Every item of the table as DynamoDB holds it, by key, with sets sorted (DynamoDB keeps no set order). */
-async function scanRaw(table: string): Promise<Map<string, Raw>> {
-  const items = new Map<string, Raw>();
-  let ExclusiveStartKey: Raw | undefined;
-  do {
-    const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey }));
-    for (const item of page.Items ?? []) items.set(item.pk!.S!, canonical(item));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return items;
-}
-const canonical = (item: Raw): Raw =>
-  Object.fromEntries(
-    Object.entries(item).map(([k, v]) => [k, v.SS ? { SS: [...v.SS].sort() } : v.NS ? { NS: [...v.NS].sort() } : v]),
-  ) as Raw;
+const scanRaw = (table: string) => scanRawByPk(client, table);
 
 /** An item with the values real tables hold: 64-bit ids, 38-digit numbers, sets, binary, unicode beyond the BMP. */
 const item = (i: number, version = 0): Raw => ({

@@ -36,3 +36,20 @@ export async function scanAll(client: DynamoDBClient, table: string): Promise<Re
   } while (ExclusiveStartKey);
   return items;
 }
+
+/** Every item of a table as DynamoDB holds it (AttributeValues), by its `pk` string, with string and number sets sorted (DynamoDB keeps no set order). */
+export async function scanRawByPk(client: DynamoDBClient, table: string): Promise<Map<string, Record<string, AttributeValue>>> {
+  const items = new Map<string, Record<string, AttributeValue>>();
+  let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey }));
+    for (const item of page.Items ?? []) items.set(item.pk!.S!, sortedSets(item));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
+}
+
+const sortedSets = (item: Record<string, AttributeValue>): Record<string, AttributeValue> =>
+  Object.fromEntries(
+    Object.entries(item).map(([k, v]) => [k, v.SS ? { SS: [...v.SS].sort() } : v.NS ? { NS: [...v.NS].sort() } : v]),
+  ) as Record<string, AttributeValue>;
