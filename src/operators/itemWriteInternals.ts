@@ -306,10 +306,14 @@ class ItemWriteRun<R> extends CallRun<R, ItemWriteResult<R>> {
     const { s, spec } = this;
     e.attempts++;
     this.inFlight++;
-    const flags: Record<string, string> = {};
-    if (s.askConsumed) flags.ReturnConsumedCapacity = s.askConsumed;
-    if (s.returnCurrent) flags.ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
-    const command = spec.command({ ...e.prepared.input, ...flags }, s.client);
+    // (the prepared input as it is unless flags are added: the command only reads it)
+    let input = e.prepared.input;
+    if (s.askConsumed || s.returnCurrent) {
+      input = { ...input };
+      if (s.askConsumed) input.ReturnConsumedCapacity = s.askConsumed;
+      if (s.returnCurrent) input.ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
+    }
+    const command = spec.command(input, s.client);
     let call: Observable<ItemOutput>;
     if (s.budget) call = sendCommand<ItemOutput>(s.client, command, this.controller.signal);
     else {

@@ -191,26 +191,48 @@ export function fastCommand<C, I extends object, P = unknown>(
  * read by a spread). One Proxy, not a getter defined per field: defining them cost ~4 µs a command.
  */
 function lazyInput<I extends object>(prepared: PreparedBody<I>, full: () => I): I {
-  const lazy = prepared.lazy ?? ['RequestItems'];
-  const stub = prepared.stub as Record<string, unknown>;
-  const names = [...Object.keys(stub).filter((name) => !lazy.includes(name)), ...lazy];
-  // once a lazy field is read or anything changed, the full input is the one truth
-  let whole: Record<string | symbol, unknown> | undefined;
-  const all = () => (whole ??= full() as Record<string | symbol, unknown>);
-  const value = (name: string | symbol) =>
-    whole || (typeof name === 'string' && lazy.includes(name)) ? all()[name] : Object.hasOwn(stub, name) ? stub[name as string] : undefined;
-  const keys = () => (whole ? Reflect.ownKeys(whole) : names);
-  return new Proxy({} as I, {
-    get: (_, name) => value(name),
-    has: (_, name) => keys().includes(name),
-    ownKeys: () => [...keys()],
-    getOwnPropertyDescriptor: (_, name) =>
-      keys().includes(name) ? { value: value(name), writable: true, enumerable: true, configurable: true } : undefined,
-    set: (_, name, v) => Reflect.set(all(), name, v),
-    deleteProperty: (_, name) => Reflect.deleteProperty(all(), name),
-    defineProperty: (_, name, descriptor) => Reflect.defineProperty(all(), name, { ...descriptor, configurable: true }),
-  });
+  return new Proxy(new LazyInput(prepared.stub as Record<string, unknown>, prepared.lazy ?? ['RequestItems'], full), LAZY) as unknown as I;
 }
+
+/** The state of one lazy input: its stub, the names of its lazy fields, and the full input once built. */
+class LazyInput {
+  /** Once a lazy field is read or anything changed, the full input is the one truth. */
+  private whole: Record<string | symbol, unknown> | undefined;
+  private names: Array<string | symbol> | undefined;
+
+  constructor(
+    private readonly stub: Record<string, unknown>,
+    private readonly lazy: readonly string[],
+    private readonly full: () => object,
+  ) {}
+
+  all(): Record<string | symbol, unknown> {
+    return (this.whole ??= this.full() as Record<string | symbol, unknown>);
+  }
+
+  value(name: string | symbol): unknown {
+    if (this.whole || (typeof name === 'string' && this.lazy.includes(name))) return this.all()[name];
+    return Object.hasOwn(this.stub, name) ? this.stub[name as string] : undefined;
+  }
+
+  keys(): Array<string | symbol> {
+    if (this.whole) return Reflect.ownKeys(this.whole);
+    return (this.names ??= [...Object.keys(this.stub).filter((name) => !this.lazy.includes(name)), ...this.lazy]);
+  }
+}
+
+/** One handler for every lazy input (a handler of closures per command cost a few allocations a call). */
+const LAZY: ProxyHandler<LazyInput> = {
+  get: (t, name) => t.value(name),
+  has: (t, name) => t.keys().includes(name),
+  ownKeys: (t) => [...t.keys()],
+  getOwnPropertyDescriptor: (t, name) =>
+    t.keys().includes(name) ? { value: t.value(name), writable: true, enumerable: true, configurable: true } : undefined,
+  set: (t, name, v) => Reflect.set(t.all(), name, v),
+  deleteProperty: (t, name) => Reflect.deleteProperty(t.all(), name),
+  defineProperty: (t, name, descriptor) => Reflect.defineProperty(t.all(), name, { ...descriptor, configurable: true }),
+  getPrototypeOf: () => Object.prototype,
+};
 
 /** The output answers every field of the response, built from its text when first read, and carries the parsed value. */
 function answerLazily(output: object, { text, names, value }: { text: string; names: string[]; value: unknown }): void {

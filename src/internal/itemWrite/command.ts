@@ -25,16 +25,27 @@ export class WireMap {
  * `sender`: the client it will be sent with (see `fastCommand`).
  */
 export function itemCommand<C>(Command: new (input: never) => C, input: Record<string, unknown>, sender?: unknown): C {
-  const fields = Object.entries(input);
+  let body = '{';
+  const lazy: string[] = [];
+  for (const name in input) {
+    const value = input[name];
+    if (body.length > 1) body += ',';
+    body += `${JSON.stringify(name)}:${value instanceof WireMap ? value.text : JSON.stringify(value)}`;
+    if (name !== 'TableName') lazy.push(name);
+  }
+  body += '}';
   let full: Record<string, unknown> | undefined;
+  const build = () => {
+    const out: Record<string, unknown> = {};
+    for (const name in input) {
+      const value = input[name];
+      out[name] = value instanceof WireMap ? value.value : value;
+    }
+    return out;
+  };
   return fastCommand(
     Command as new (input: object) => C,
-    {
-      body: `{${fields.map(([name, value]) => `${JSON.stringify(name)}:${value instanceof WireMap ? value.text : JSON.stringify(value)}`).join(',')}}`,
-      stub: { TableName: input.TableName },
-      input: () => (full ??= Object.fromEntries(fields.map(([name, value]) => [name, value instanceof WireMap ? value.value : value]))),
-      lazy: fields.map(([name]) => name).filter((name) => name !== 'TableName'),
-    },
+    { body, stub: { TableName: input.TableName }, input: () => (full ??= build()), lazy },
     sender,
   );
 }
