@@ -49,7 +49,7 @@ import { keyOfItem, keyProjection } from './scanJob.js';
 import type { Transform } from './scanWrite.js';
 import { CliError, EXIT, runToEnd } from './session.js';
 import type { UnitStatus, summarize } from './statusCommand.js';
-import type { Planner } from './submitCommand.js';
+import { type Planner, refuseFlags } from './submitCommand.js';
 import type { JobRecord, UnitTally } from './unitQueue.js';
 import type { RunUnitOptions, UnitPosition, UnitResult, WorkUnit } from './units.js';
 
@@ -381,26 +381,25 @@ const sameKey = (a: { names: string[]; types: Record<string, string> }, b: typeo
  * `submit diff --from A --to B [--transform M]`: checks the flags, then in the session that both tables exist (exit
  * 3, named) and, without a transform, that they have the same key (a transform may give B's items another key).
  */
-export const planDiff: Planner = (_file, options) => {
+export const planDiff: Planner = (options) => {
   const refuse = (why: string) => new CliError(`submit diff: ${why}`, EXIT.usage);
   if (!options.from) throw refuse('needs --from <table> (A, read in full)');
   if (!options.to) throw refuse('needs --to <table> (B, where the items of A are looked up)');
   const { from, to } = options;
-  for (const [flag, given] of Object.entries({
-    '--table': options.table,
-    '--all': options.all,
-    '--filter': options.filter,
-    '--names': options.names,
-    '--values': options.values,
-    '--set': options.set,
-    '--add': options.add,
-    '--remove': options.remove,
-    '--create-table': options.createTable,
-    '--key': options.key,
-    '--output': options.output,
-    '--format': options.format,
-  }))
-    if (given !== undefined) throw refuse(`${flag} is not an option of a diff`);
+  refuseFlags('diff', options, [
+    '--table',
+    '--all',
+    '--filter',
+    '--names',
+    '--values',
+    '--set',
+    '--add',
+    '--remove',
+    '--create-table',
+    '--key',
+    '--output',
+    '--format',
+  ]);
   return async ({ client, signal }) => {
     const [fromKey, toKey] = await tableKeys(client, from, to, signal);
     if (!options.transform && !sameKey(fromKey, toKey)) {

@@ -39,7 +39,7 @@ import { READ_UNITS } from './meter.js';
 import type { Tally } from './progress.js';
 import { PageTracker, scanInput, scanSegments } from './scanJob.js';
 import { CliError, EXIT, runToEnd } from './session.js';
-import type { Planner } from './submitCommand.js';
+import { type Planner, refuseFlags } from './submitCommand.js';
 import { describeTable, keyOf } from './table.js';
 import { type RunUnitOptions, unitCheckpoint, type UnitPosition, type UnitResult, type WorkUnit } from './units.js';
 
@@ -212,22 +212,11 @@ function exportFilesIn(dir: string): string[] {
  * table, `--output DIR` — not gzip, not a file, not the folder of another export — and `--format`), then in the
  * session that the table exists, makes DIR and claims it.
  */
-export const planExport: Planner = (_file, options) => {
+export const planExport: Planner = (options) => {
   const refuse = (why: string) => new CliError(`submit export: ${why}`, EXIT.usage);
   const table = options.table;
   if (!table) throw refuse('needs --table <name>, the table to export');
-  for (const [flag, given] of Object.entries({
-    '--from': options.from,
-    '--to': options.to,
-    '--all': options.all,
-    '--transform': options.transform,
-    '--set': options.set,
-    '--add': options.add,
-    '--remove': options.remove,
-    '--create-table': options.createTable,
-    '--key': options.key,
-  }))
-    if (given !== undefined) throw refuse(`${flag} is not an option of an export`);
+  refuseFlags('export', options, ['--from', '--to', '--all', '--transform', '--set', '--add', '--remove', '--create-table', '--key']);
   if (!options.output)
     throw refuse(
       'needs --output <dir>: the folder each unit writes its part file into (one folder shared by every worker, at the same path)',

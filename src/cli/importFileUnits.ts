@@ -14,11 +14,9 @@ import { statSync } from 'node:fs';
 import type { StoredKey } from './checkpoint.js';
 import { SettledLines } from './checkpoint.js';
 import type { DeadLetterRecord } from './deadLetter.js';
-import { writeRecords } from './importWrite.js';
+import { importUnitJob, writeUnit } from './importWrite.js';
 import { type InputFormat, type InputRecord, type ReadState, readRecords, recordOrigin, UnreadableInputError } from './input.js';
 import { openInput } from './inputFiles.js';
-import { Job } from './job.js';
-import { CallMeter } from './meter.js';
 import { CliError, EXIT } from './session.js';
 import type { RunUnitOptions, UnitPosition, UnitResult, WorkUnit } from './units.js';
 
@@ -83,15 +81,8 @@ function checkFileUnit(unit: WorkUnit): { format: InputFormat; cursor: number | 
  */
 export async function runFileUnit(unit: WorkUnit, options: RunUnitOptions): Promise<UnitResult> {
   const { format, cursor } = checkFileUnit(unit);
-  const { key, concurrency, capacity } = unit.options;
-  const job = new Job(
-    'import',
-    { progress: false, ...(concurrency !== undefined ? { concurrency } : {}), ...(capacity !== undefined ? { capacity } : {}) },
-    `import-${unit.jobId}-${unit.segment}`,
-    new CallMeter(),
-  );
+  const job = importUnitJob(unit);
   if (unit.done) return { outcome: 'complete', tally: job.tally, position: { done: true } };
-  const signal = options.signal ?? new AbortController().signal;
   const start = cursor ?? 0;
   const ledger = new SettledLines(start);
   const position = (): UnitPosition =>
@@ -119,27 +110,13 @@ export async function runFileUnit(unit: WorkUnit, options: RunUnitOptions): Prom
     options.onDeadLetter?.(letter);
   };
   try {
-    const outcome = await writeRecords(records, {
-      client: options.client,
-      table: unit.to,
-      job,
-      key,
-      ledger,
-      read,
-      signal,
-      ...(options.capacity?.write ? { capacity: options.capacity.write } : {}),
-      onRecord: () => job.tally.read++,
-      deadLetter,
-      onSettled: () => options.onCursor?.(position(), job.tally),
-    });
-    if (outcome === 'interrupted') return { outcome, tally: job.tally, position: position() };
+    const onSettled = () => options.onCursor?.(position(), job.tally);
+    const result = await writeUnit(unit, options, { job, ledger, read, records, deadLetter, onSettled, position });
     const { itemCount } = unit.options;
     // as import warns of a data file of an export that holds fewer or more items than its manifest says
-    const warnings =
-      itemCount !== undefined && items !== itemCount
-        ? [`${unit.from} holds ${items} lines, its manifest entry says ${itemCount} items`]
-        : [];
-    return { outcome, tally: job.tally, position: { done: true }, ...(warnings.length > 0 ? { warnings } : {}) };
+    if (result.outcome === 'complete' && itemCount !== undefined && items !== itemCount)
+      result.warnings = [`${unit.from} holds ${items} lines, its manifest entry says ${itemCount} items`];
+    return result;
   } catch (error) {
     // a bad CSV header: the same on every run and every worker, nothing written; say so
     const why = error instanceof UnreadableInputError ? 'cannot be read' : 'stopped';

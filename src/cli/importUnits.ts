@@ -18,9 +18,7 @@ import { SettledLines, type StoredKey } from './checkpoint.js';
 import type { DeadLetterRecord } from './deadLetter.js';
 import { type InputRecord, type ReadState, readRecords } from './input.js';
 import { type RawLine, rawLine } from './inputFiles.js';
-import { writeRecords } from './importWrite.js';
-import { Job } from './job.js';
-import { CallMeter } from './meter.js';
+import { importUnitJob, writeUnit } from './importWrite.js';
 import { CliError, EXIT } from './session.js';
 import type { RunUnitOptions, UnitPosition, UnitResult, WorkUnit } from './units.js';
 
@@ -150,15 +148,8 @@ function checkUnit(unit: WorkUnit): { range: ByteRange; cursor: number | undefin
  */
 export async function runImportUnit(unit: WorkUnit, options: RunUnitOptions): Promise<UnitResult> {
   const { range, cursor } = checkUnit(unit);
-  const { key, concurrency, capacity } = unit.options;
-  const job = new Job(
-    'import',
-    { progress: false, ...(concurrency !== undefined ? { concurrency } : {}), ...(capacity !== undefined ? { capacity } : {}) },
-    `import-${unit.jobId}-${unit.segment}`,
-    new CallMeter(),
-  );
+  const job = importUnitJob(unit);
   if (unit.done) return { outcome: 'complete', tally: job.tally, position: { done: true } };
-  const signal = options.signal ?? new AbortController().signal;
   // the ledger counts in byte offsets: each line's span is the offset after it, so `ledger.line` is the cursor
   const initial = cursor ?? range.start;
   const ledger = new SettledLines(initial);
@@ -194,21 +185,7 @@ export async function runImportUnit(unit: WorkUnit, options: RunUnitOptions): Pr
     options.onCursor?.(position(), job.tally);
   };
   try {
-    const outcome = await writeRecords(records, {
-      client: options.client,
-      table: unit.to,
-      job,
-      key,
-      ledger,
-      read,
-      signal,
-      ...(options.capacity?.write ? { capacity: options.capacity.write } : {}),
-      onRecord: () => job.tally.read++,
-      deadLetter,
-      onSettled: settled,
-    });
-    if (outcome === 'interrupted') return { outcome, tally: job.tally, position: position() };
-    return { outcome, tally: job.tally, position: { done: true } };
+    return await writeUnit(unit, options, { job, ledger, read, records, deadLetter, onSettled: settled, position });
   } catch (error) {
     throw new CliError(
       `import unit ${unit.segment} stopped: ${(error as Error).message}; every line before byte ${ledger.line} of its range is settled`,

@@ -9,8 +9,10 @@ import { backpressure, type CapacityBudget, dynamoBatchWrite, fromAsyncIterable,
 import type { LineSpan, SettledLines } from './checkpoint.js';
 import { type DeadLetterRecord, describeError } from './deadLetter.js';
 import type { InputRecord, ReadState } from './input.js';
-import type { Job, Outcome } from './job.js';
+import { Job, type Outcome } from './job.js';
+import { CallMeter } from './meter.js';
 import { runToEnd } from './session.js';
+import type { RunUnitOptions, UnitPosition, UnitResult, WorkUnit } from './units.js';
 
 const put = (request: WriteRequest) => ('put' in request ? request.put : request.delete);
 
@@ -135,4 +137,42 @@ export async function writeRecords(records: AsyncIterable<InputRecord>, options:
     ledger.finish(read.lastLine);
   }
   return outcome;
+}
+
+/** The job of an import unit: its tally, with the unit's own concurrency and capacity, and no progress line. */
+export function importUnitJob(unit: WorkUnit): Job {
+  const { concurrency, capacity } = unit.options;
+  return new Job(
+    'import',
+    { progress: false, ...(concurrency !== undefined ? { concurrency } : {}), ...(capacity !== undefined ? { capacity } : {}) },
+    `import-${unit.jobId}-${unit.segment}`,
+    new CallMeter(),
+  );
+}
+
+/** What an import unit's runner hands {@link writeUnit}: its records, ledger and dead letters, and where it stands. */
+export interface UnitRecords extends Pick<RecordWrite, 'job' | 'ledger' | 'read' | 'deadLetter' | 'onSettled'> {
+  records: AsyncIterable<InputRecord>;
+  /** Where the unit stands while it runs (its cursor). */
+  position: () => UnitPosition;
+}
+
+/**
+ * Writes an import unit's records into `unit.to` with {@link writeRecords}: the shared write budget if there is one,
+ * each record counted as read, `options.signal` to stop. Resolves with the unit's result: done, or interrupted at its
+ * cursor; rejects as `writeRecords` does.
+ */
+export async function writeUnit(unit: WorkUnit, options: RunUnitOptions, parts: UnitRecords): Promise<UnitResult> {
+  const { job, records, position, ...rest } = parts;
+  const outcome = await writeRecords(records, {
+    ...rest,
+    job,
+    client: options.client,
+    table: unit.to,
+    key: unit.options.key,
+    signal: options.signal ?? new AbortController().signal,
+    ...(options.capacity?.write ? { capacity: options.capacity.write } : {}),
+    onRecord: () => job.tally.read++,
+  });
+  return { outcome, tally: job.tally, position: outcome === 'interrupted' ? position() : { done: true } };
 }

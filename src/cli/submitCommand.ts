@@ -59,20 +59,37 @@ export interface SubmitOptions extends CommonOptions, QueueOptions {
 /** A job id: the kind, the time, and random letters. */
 export const newJobId = (kind: string) => `${kind}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
-/** import: the flags that are not an import's, refused, named. */
-function refuseNonImportFlags(options: SubmitOptions): void {
-  for (const [flag, given] of Object.entries({
-    '--from': options.from,
-    '--to': options.to,
-    '--filter': options.filter,
-    '--all': options.all,
-    '--transform': options.transform,
-    '--set': options.set,
-    '--add': options.add,
-    '--remove': options.remove,
-    '--output': options.output,
-  }))
-    if (given !== undefined) throw new CliError(`submit import: ${flag} is not an option of an import`, EXIT.usage);
+/** The flags of `submit` that some kinds of job take and others refuse, with their values. */
+const flagValues = (o: SubmitOptions): Record<string, unknown> => ({
+  '--from': o.from,
+  '--to': o.to,
+  '--table': o.table,
+  '--all': o.all,
+  '--filter': o.filter,
+  '--names': o.names,
+  '--values': o.values,
+  '--set': o.set,
+  '--add': o.add,
+  '--remove': o.remove,
+  '--transform': o.transform,
+  '--create-table': o.createTable,
+  '--key': o.key,
+  '--output': o.output,
+  '--format': o.format,
+});
+
+/**
+ * Refuses (usage) the first of `flags` given to a job of this kind: a flag it does not take would be ignored.
+ *
+ * @param kind The job, for the message: `submit export: --from is not an option of an export`.
+ * @param options What `submit` was given.
+ * @param flags The flags this kind does not take.
+ */
+export function refuseFlags(kind: WorkUnit['kind'], options: SubmitOptions, flags: readonly string[]): void {
+  const values = flagValues(options);
+  const flag = flags.find((f) => values[f] !== undefined);
+  if (flag !== undefined)
+    throw new CliError(`submit ${kind}: ${flag} is not an option of ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`, EXIT.usage);
 }
 
 /** What `submit` learned of one job, checked: where it reads, where it writes, and the unit options of its kind. */
@@ -94,7 +111,6 @@ export interface SubmitPlan {
  * returns to; and says what its units need.
  */
 export type Planner = (
-  file: string | undefined,
   options: SubmitOptions & { kind: WorkUnit['kind']; files: readonly string[] },
 ) => (session: Session) => Promise<SubmitPlan>;
 
@@ -104,7 +120,7 @@ const need = (kind: string, flag: string, value: string | undefined) => {
 };
 
 /** copy, delete, update: a table read by scan segments; copy writes into another, delete and update into itself. */
-const planScan: Planner = (_file, options) => {
+const planScan: Planner = (options) => {
   const kind = options.kind;
   const from = kind === 'copy' ? need(kind, '--from <table>', options.from) : need(kind, '--table <name>', options.table);
   const to = kind === 'copy' ? need(kind, '--to <table>', options.to) : from;
@@ -112,8 +128,7 @@ const planScan: Planner = (_file, options) => {
     throw new CliError(`submit ${kind} without --filter changes every item of ${from}: add --all to say so`, EXIT.usage);
   if ((kind === 'delete' || kind === 'update') && (options.transform || options.createTable))
     throw new CliError(`submit ${kind} takes no --transform or --create-table`, EXIT.usage);
-  for (const [flag, given] of Object.entries({ '--output': options.output, '--format': options.format }))
-    if (given !== undefined) throw new CliError(`submit ${kind}: ${flag} is not an option of a ${kind}`, EXIT.usage);
+  refuseFlags(kind, options, ['--output', '--format']);
   if (kind === 'update') updateSpecOf({ table: from, ...options }); // what to change, checked now
   const update =
     kind === 'update'
@@ -137,8 +152,8 @@ const planScan: Planner = (_file, options) => {
  * import: files and export folders, written into a table: plain NDJSON cut into about `--units` byte ranges in all,
  * every other file (gzip, CSV, DynamoDB JSON, an export's data files) one unit (importPlan.ts).
  */
-const planImport: Planner = (_file, options) => {
-  refuseNonImportFlags(options);
+const planImport: Planner = (options) => {
+  refuseFlags('import', options, ['--from', '--to', '--filter', '--all', '--transform', '--set', '--add', '--remove', '--output']);
   const inputs = importInputs(options.files, options.format);
   const units = importParts(inputs, { units: options.units ?? options.segments ?? 32 });
   const to = need('import', '--table <name>', options.table);
@@ -221,13 +236,12 @@ export async function enqueueJob(
 /** Runs `submit`; resolves to the exit code. `files` are an import's inputs (the other jobs take none). */
 export async function submitCommand(kind: string, files: string | readonly string[] | undefined, options: SubmitOptions): Promise<number> {
   const inputs: readonly string[] = typeof files === 'string' ? [files] : (files ?? []);
-  const file = inputs[0];
   if (!(KINDS as readonly string[]).includes(kind))
     throw new CliError(`submit: the jobs that can be submitted are ${KINDS.join(', ')}, got ${kind}`, EXIT.usage);
   const jobKind = kind as WorkUnit['kind'];
-  if (jobKind !== 'import' && file !== undefined)
+  if (jobKind !== 'import' && inputs.length > 0)
     throw new CliError(`submit ${kind} takes no file argument, got ${inputs.join(' ')}`, EXIT.usage);
-  const plan = plannerOf(jobKind)(file, { ...options, kind: jobKind, files: inputs });
+  const plan = plannerOf(jobKind)({ ...options, kind: jobKind, files: inputs });
   if (options.units !== undefined && options.segments !== undefined && options.units !== options.segments)
     throw new CliError(`give --units or --segments, not both (${options.units} and ${options.segments})`, EXIT.usage);
   const { attempts = 5 } = options;

@@ -66,12 +66,14 @@ async function bodyText(body: unknown): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** What the middlewares need of one command: its prepared parts, and whether its input was read or swapped. */
+/**
+ * What the middlewares need of one command: its prepared parts, and whether its input was read (then the SDK
+ * serializes it as ever). Once its input is swapped for the stub, the call's context holds it (`STATE`).
+ */
 interface FastState {
   prepared: PreparedBody<object>;
   input: object;
   touched: boolean;
-  swapped: boolean;
 }
 
 /** Each command's state, by the command's input (the Proxy the SDK is given): what a client's middlewares look up. */
@@ -85,7 +87,6 @@ const STATE = Symbol('rxjs-dynamodb fast command');
 const swapInput = (own?: FastState) => (next: (args: Args) => Promise<{ output: object }>, context: Context) => async (args: Args) => {
   const state = own ?? states.get(args.input as object);
   if (!state || state.touched || args.input !== state.input) return next(args);
-  state.swapped = true;
   context[STATE] = state;
   if (!context.logger || context.logger.constructor?.name === 'NoOpLogger')
     context.dynamoDbDocumentClientOptions = {
@@ -102,7 +103,7 @@ const swapInput = (own?: FastState) => (next: (args: Args) => Promise<{ output: 
 /** Build: the prepared body in place of what the SDK serialized from the stub. */
 const putBody = (next: (args: Args) => Promise<unknown>, context: Context) => (args: Args) => {
   const state = context[STATE];
-  if (state?.swapped && args.request) {
+  if (state && args.request) {
     const { body } = state.prepared;
     args.request.body = body;
     if (args.request.headers) args.request.headers['content-length'] = String(Buffer.byteLength(body));
@@ -117,8 +118,7 @@ const readOutput = (next: (args: Args) => Promise<{ response: Response }>, conte
   const parse = state?.prepared.parse;
   const { response } = result;
   // (read once: a command with its own middlewares may be sent through a client that has them too)
-  if (!parse || !state.swapped || context[PARSED] || !response || (response.statusCode ?? 0) < 200 || (response.statusCode ?? 0) >= 300)
-    return result;
+  if (!parse || context[PARSED] || !response || (response.statusCode ?? 0) < 200 || (response.statusCode ?? 0) >= 300) return result;
   const text = await bodyText(response.body);
   const json = JSON.parse(text) as Record<string, unknown>;
   context[PARSED] = { text, names: Object.keys(json), value: parse(json) };
@@ -161,7 +161,7 @@ export function fastCommand<C, I extends object, P = unknown>(
     state.touched = true;
     return (full ??= prepared.input());
   });
-  const state: FastState = { prepared: prepared as PreparedBody<object>, input, touched: false, swapped: false };
+  const state: FastState = { prepared: prepared as PreparedBody<object>, input, touched: false };
   const command = new Command(input);
   const shared = stackOf(sender);
   if (shared) {
