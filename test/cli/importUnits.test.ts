@@ -206,6 +206,10 @@ describe('rxjs-dynamodb submit import / worker / status (issue 14)', () => {
     const copyWithFile = await runCli(['submit', 'copy', csv, '--from', 'A', '--to', 'B', ...queueArgs('refused')]);
     expect(copyWithFile.code).toBe(2);
     expect(copyWithFile.stderr).toContain('takes no file');
+    // nor those of a copy an import's
+    const importWithFrom = await runCli(['submit', 'import', ok, '--from', 'A', ...args]);
+    expect(importWithFrom.code).toBe(2);
+    expect(importWithFrom.stderr).toContain('submit import: --from is not an option of an import');
     // the flags of an export are not a copy's (they would be ignored)
     const copyWithOutput = await runCli(['submit', 'copy', '--from', 'A', '--to', 'B', '--output', dir, ...queueArgs('refused')]);
     expect(copyWithOutput.code).toBe(2);
