@@ -49,7 +49,8 @@ import { keyOfItem, keyProjection } from './scanJob.js';
 import type { Transform } from './scanWrite.js';
 import { CliError, EXIT, runToEnd } from './session.js';
 import type { UnitStatus, summarize } from './statusCommand.js';
-import { type Planner, refuseFlags } from './submitCommand.js';
+import type { Planner } from './submitCommand.js';
+import { refuseFlags } from './submitFlags.js';
 import type { JobRecord, UnitTally } from './unitQueue.js';
 import type { RunUnitOptions, UnitPosition, UnitResult, WorkUnit } from './units.js';
 

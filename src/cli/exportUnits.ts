@@ -39,7 +39,8 @@ import { READ_UNITS } from './meter.js';
 import type { Tally } from './progress.js';
 import { PageTracker, scanInput, scanSegments } from './scanJob.js';
 import { CliError, EXIT, runToEnd } from './session.js';
-import { type Planner, refuseFlags } from './submitCommand.js';
+import type { Planner } from './submitCommand.js';
+import { refuseFlags } from './submitFlags.js';
 import { describeTable, keyOf } from './table.js';
 import { type RunUnitOptions, unitCheckpoint, type UnitPosition, type UnitResult, type WorkUnit } from './units.js';
 

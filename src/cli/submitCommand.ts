@@ -19,6 +19,7 @@ import type { CommonOptions, KeySpec } from './options.js';
 import { CliError, EXIT, type Session, withSession } from './session.js';
 import { tableKey, targetKey } from './table.js';
 import { connect, DEFAULT_QUEUE, jobKey, type JobRecord, type QueueOptions, ready, unitId } from './unitQueue.js';
+import { refuseFlags } from './submitFlags.js';
 import { type JobSpec, KINDS, makeUnits, type UnitOptions, type UnitPart, type WorkUnit } from './units.js';
 import { updateSpecOf } from './updateCommand.js';
 import { planDiff } from './diffUnits.js';
@@ -58,39 +59,6 @@ export interface SubmitOptions extends CommonOptions, QueueOptions {
 
 /** A job id: the kind, the time, and random letters. */
 export const newJobId = (kind: string) => `${kind}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-
-/** The flags of `submit` that some kinds of job take and others refuse, with their values. */
-const flagValues = (o: SubmitOptions): Record<string, unknown> => ({
-  '--from': o.from,
-  '--to': o.to,
-  '--table': o.table,
-  '--all': o.all,
-  '--filter': o.filter,
-  '--names': o.names,
-  '--values': o.values,
-  '--set': o.set,
-  '--add': o.add,
-  '--remove': o.remove,
-  '--transform': o.transform,
-  '--create-table': o.createTable,
-  '--key': o.key,
-  '--output': o.output,
-  '--format': o.format,
-});
-
-/**
- * Refuses (usage) the first of `flags` given to a job of this kind: a flag it does not take would be ignored.
- *
- * @param kind The job, for the message: `submit export: --from is not an option of an export`.
- * @param options What `submit` was given.
- * @param flags The flags this kind does not take.
- */
-export function refuseFlags(kind: WorkUnit['kind'], options: SubmitOptions, flags: readonly string[]): void {
-  const values = flagValues(options);
-  const flag = flags.find((f) => values[f] !== undefined);
-  if (flag !== undefined)
-    throw new CliError(`submit ${kind}: ${flag} is not an option of ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`, EXIT.usage);
-}
 
 /** What `submit` learned of one job, checked: where it reads, where it writes, and the unit options of its kind. */
 export interface SubmitPlan {
