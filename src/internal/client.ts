@@ -2,6 +2,7 @@ import { DescribeTableCommand, type DescribeTableCommandOutput } from '@aws-sdk/
 import type { marshallOptions, unmarshallOptions } from '@aws-sdk/util-dynamodb';
 import { defer, from, Observable, of, tap } from 'rxjs';
 import type { DynamoDBSender } from '../types.js';
+import { sendResolved } from './engine/resolvedSend.js';
 
 /**
  * Sends one command as a lazy, cancellable Observable: the call starts on subscribe, and unsubscribing before it
@@ -10,11 +11,11 @@ import type { DynamoDBSender } from '../types.js';
  * calls at once, and saves making a controller per call).
  */
 export function sendCommand<T>(client: DynamoDBSender, command: object, signal?: AbortSignal): Observable<T> {
-  if (signal) return defer(() => from(client.send(command, { abortSignal: signal }) as Observable<T>));
+  if (signal) return defer(() => from(sendResolved(client, command, { abortSignal: signal }) as Observable<T>));
   return new Observable<T>((subscriber) => {
     const controller = new AbortController();
     let settled = false;
-    const subscription = from(client.send(command, { abortSignal: controller.signal }) as Observable<T>).subscribe({
+    const subscription = from(sendResolved(client, command, { abortSignal: controller.signal }) as Observable<T>).subscribe({
       next: (value) => subscriber.next(value),
       error: (error) => {
         settled = true;

@@ -39,6 +39,7 @@ import type { MarshalSettings } from '../internal/marshal.js';
 import { validateKeyAttributes } from '../internal/options.js';
 import { type Progress, ProgressTracker } from '../internal/progress.js';
 import { isRetryableError } from '../internal/retryable.js';
+import { sendResolved } from '../internal/engine/resolvedSend.js';
 import { type Unmarshal, unmarshallerFor } from '../internal/unmarshal.js';
 import type { BackoffOptions, DynamoDBSender, Item } from '../types.js';
 
@@ -321,7 +322,7 @@ class ItemWriteRun<R> extends CallRun<R, ItemWriteResult<R>> {
       // call); an answer after unsubscribing is dropped, and the teardown aborts the call
       let sent: unknown;
       try {
-        sent = s.client.send(command as never, { abortSignal: this.controller.signal });
+        sent = sendResolved(s.client, command as object, { abortSignal: this.controller.signal });
       } catch (error) {
         return this.answered(e, { error });
       }
