@@ -115,20 +115,47 @@ function orderOf(merged: Stack, entries: Entry[]): number[] | null {
   return new Set(order).size === entries.length ? order : null;
 }
 
+/** The last entries seen with each client's stack, and their order: most calls match them field by field. */
+const lastOf = new WeakMap<object, { entries: Entry[]; order: number[] | null }>();
+
+function sameShape(a: Entry[], b: Entry[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (
+      x.name !== y.name ||
+      x.step !== y.step ||
+      x.priority !== y.priority ||
+      x.relation !== y.relation ||
+      x.toMiddleware !== y.toMiddleware
+    )
+      return false;
+    if ((x.aliases?.join(',') ?? '') !== (y.aliases?.join(',') ?? '')) return false;
+  }
+  return true;
+}
+
 /** The client's stack, with a `concat` whose `resolve` builds the chain in a known order. */
 function orderedStack(clientStack: Stack): Stack {
   const stack = Object.create(clientStack) as Stack;
   stack.concat = (commandStack: Stack) => {
     const entries = entriesOf([clientStack, commandStack]);
-    const shape = entries && shapeOf(entries);
-    if (!entries || shape === undefined) return clientStack.concat(commandStack);
-    let order = orders.get(shape);
+    if (!entries) return clientStack.concat(commandStack);
+    const last = lastOf.get(clientStack);
+    let order = last && sameShape(last.entries, entries) ? last.order : undefined;
     let merged: Stack | undefined;
     if (order === undefined) {
-      merged = clientStack.concat(commandStack);
-      order = orderOf(merged, entries);
-      if (orders.size >= MAX_SHAPES) orders.clear();
-      orders.set(shape, order);
+      const shape = shapeOf(entries);
+      if (shape === undefined) return clientStack.concat(commandStack);
+      order = orders.get(shape);
+      if (order === undefined) {
+        merged = clientStack.concat(commandStack);
+        order = orderOf(merged, entries);
+        if (orders.size >= MAX_SHAPES) orders.clear();
+        orders.set(shape, order);
+      }
+      lastOf.set(clientStack, { entries, order });
     }
     if (order === null) return merged ?? clientStack.concat(commandStack);
     const known = order;
