@@ -61,14 +61,16 @@ function recorders(c: DynamoDBClient, seen: string[]): void {
   stack.addRelativeTo(note('after-retry'), { relation: 'after', toMiddleware: 'retryMiddleware', name: 'testAfterRetry' });
 }
 
-/** Counts the merges of the client's stack with a command's (the SDK's `send` makes one per call). */
-function countConcats(c: DynamoDBClient): { n: number } {
-  const stack = c.middlewareStack as unknown as { concat: (...args: unknown[]) => unknown };
-  const concat = stack.concat;
-  const count = { n: 0 };
-  stack.concat = (...args: unknown[]) => {
-    count.n++;
-    return concat(...args);
+/** Counts the SDK's sorts of a merged middleware stack (its `send` makes one per call), until `restore()`. */
+function countSorts(): { n: number; restore(): void } {
+  const sort = Array.prototype.sort;
+  const count = {
+    n: 0,
+    restore: () => void (Array.prototype.sort = sort),
+  };
+  Array.prototype.sort = function <T>(this: T[], compare?: (a: T, b: T) => number) {
+    if (compare && String(compare).includes('stepWeights')) count.n++;
+    return sort.call(this, compare) as T[];
   };
   return count;
 }
@@ -80,10 +82,10 @@ describe('sendResolved', () => {
     const byUs: string[] = [];
     const seen: string[] = [];
     recorders(c, seen);
-    const concats = countConcats(c);
+    const sorts = countSorts();
     const sdk = await c.send(get('a'));
     bySdk.push(...seen.splice(0));
-    expect(concats.n).toBe(1);
+    expect(sorts.n).toBe(1);
     const ours = (await sendResolved(c, get('a'))) as typeof sdk;
     byUs.push(...seen.splice(0));
     expect(byUs).toEqual(bySdk);
@@ -91,9 +93,10 @@ describe('sendResolved', () => {
     expect(ours.Item).toEqual(sdk.Item);
     expect(ours.Item?.n).toEqual({ N: '12345678901234567890123456789012345678' });
     // once more with the same shape: the order is known, the SDK's merge of the stacks is not needed
-    concats.n = 0;
+    sorts.n = 0;
     for (let i = 0; i < 5; i++) await sendResolved(c, get('a'));
-    expect(concats.n).toBe(0);
+    sorts.restore();
+    expect(sorts.n).toBe(0);
     expect(seen.length).toBe(35);
     c.destroy();
   });
@@ -167,11 +170,96 @@ describe('sendResolved', () => {
       credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
       cacheMiddleware: true,
     });
-    const concats = countConcats(cached);
+    const sorts = countSorts();
     // the SDK's own cache: one resolution for the command class, however many calls
     for (let i = 0; i < 3; i++) await sendResolved(cached, get('a'));
-    expect(concats.n).toBe(1);
+    sorts.restore();
+    expect(sorts.n).toBe(1);
     cached.destroy();
+  });
+
+  it('should order an entry added with add and one added relative to another apart, however alike their options', async () => {
+    const c = ownClient();
+    const seen: string[] = [];
+    const note = (label: string) => (next: Next) => (args: { input: Record<string, unknown> }) => {
+      seen.push(label);
+      return next(args);
+    };
+    (c.middlewareStack as unknown as { addRelativeTo(m: unknown, o: object): void }).addRelativeTo(note('before-retry'), {
+      name: 'testBeforeRetry',
+      relation: 'before',
+      toMiddleware: 'retryMiddleware',
+    });
+    // one options object: absolute in the initialize step for `add`, after the retries for `addRelativeTo`
+    const options = { name: 'testX', step: 'initialize', priority: 'normal', relation: 'after', toMiddleware: 'retryMiddleware' };
+    const command = (relative: boolean) => {
+      const cmd = get('a');
+      const stack = cmd.middlewareStack as unknown as { add(m: unknown, o: object): void; addRelativeTo(m: unknown, o: object): void };
+      if (relative) stack.addRelativeTo(note('x'), options);
+      else stack.add(note('x'), options);
+      return cmd;
+    };
+    const orders: string[] = [];
+    for (const relative of [false, true, false, true]) {
+      seen.length = 0;
+      await sendResolved(c, command(relative));
+      orders.push(seen.join(' > '));
+      seen.length = 0;
+      await c.send(command(relative));
+      expect(orders.at(-1)).toBe(seen.join(' > '));
+    }
+    expect(orders).toEqual(['x > before-retry', 'before-retry > x', 'x > before-retry', 'before-retry > x']);
+    c.destroy();
+  });
+
+  it('should leave a client whose stack merge is instrumented to the SDK, and a command that hands the merge on whole', async () => {
+    const c = ownClient();
+    let traced = 0;
+    const stack = c.middlewareStack as unknown as { concat: (from: unknown) => { resolve: (h: unknown, x: unknown) => unknown } };
+    const concat = stack.concat;
+    // a tracer wrapping each merged stack's resolve, per client (as instrumentation libraries do)
+    stack.concat = (from: unknown) => {
+      const merged = concat(from);
+      const resolve = merged.resolve;
+      merged.resolve = (handler: unknown, context: unknown) => {
+        const inner = resolve(handler, context) as (args: unknown) => unknown;
+        return (args: unknown) => {
+          traced++;
+          return inner(args);
+        };
+      };
+      return merged;
+    };
+    for (let i = 0; i < 3; i++) await sendResolved(c, get('a'));
+    expect(traced).toBe(3);
+    c.destroy();
+
+    // a command that merges its own stack in front of another command's, and hands the merge on to it
+    const d = ownClient();
+    class Wrapper {
+      readonly middlewareStack = get('a').middlewareStack;
+      readonly inner = get('a');
+      ran = false;
+      constructor() {
+        (this.middlewareStack as unknown as { add(m: unknown, o: object): void }).add(
+          (next: Next) => (args: { input: Record<string, unknown> }) => {
+            this.ran = true;
+            return next(args);
+          },
+          { name: 'testWrapper', step: 'initialize' },
+        );
+      }
+      resolveMiddleware(clientStack: { concat(s: unknown): unknown }, config: never, options: never) {
+        const handler = this.inner.resolveMiddleware(clientStack.concat(this.middlewareStack) as never, config, options);
+        return () => handler(this.inner as never);
+      }
+    }
+    for (let i = 0; i < 3; i++) {
+      const wrapper = new Wrapper();
+      expect(((await sendResolved(d, wrapper)) as { Item?: unknown }).Item).toBeDefined();
+      expect(wrapper.ran).toBe(true);
+    }
+    d.destroy();
   });
 
   it("should leave an operator's writes exact through a document client", async () => {

@@ -7,12 +7,15 @@
  * back from its `identify()`) and reused; each call still gets its own chain, built from the entries' middlewares in
  * that order with the call's own context, exactly as the SDK's `resolve` would build it.
  *
- * Anything this cannot be sure of is sent with the client's own `send`: a `send` that is not the SDK's (a wrapper, a
- * fake, a patched prototype), `cacheMiddleware` set, a stack that logs on resolve, an entry without a name, two
- * entries of one name. A middleware added to the client later changes the shape, so it is in the next call's chain.
+ * Anything this cannot be sure of is sent with the client's own `send`: a `send` or a stack merge that is not the SDK's
+ * (a wrapper, a fake, a patched prototype, an instrumented stack), `cacheMiddleware` set, a stack that logs on
+ * resolve, an entry without a name, two entries of one name. A middleware added to the client later changes the
+ * shape, so it is in the next call's chain; the shape keeps no middleware (nor what it holds) past its call.
  */
 
 interface Entry {
+  /** Added with `add` (`a`) or `addRelativeTo` (`r`): the SDK orders the two kinds apart. */
+  kind: 'a' | 'r';
   middleware: (next: unknown, context: unknown) => unknown;
   name?: string;
   aliases?: string[];
@@ -45,25 +48,32 @@ interface SdkCommand {
 const orders = new Map<string, number[] | null>();
 const MAX_SHAPES = 256;
 
-/** Whether a function is the SDK's own `Client.prototype.send` (read once per function). */
-const sdkSends = new WeakMap<object, boolean>();
-function isSdkSend(send: unknown): boolean {
-  if (typeof send !== 'function') return false;
-  let known = sdkSends.get(send);
-  if (known === undefined) {
-    const text = Function.prototype.toString.call(send);
-    known = /command\.resolveMiddleware\(this\.middlewareStack, this\.config, options\)/.test(text) && /handler\(command\)/.test(text);
-    sdkSends.set(send, known);
+/** Whether functions are the SDK's own, by their source (read once per function): not wrapped, patched or faked. */
+const known = new WeakMap<object, boolean>();
+function isSdks(fn: unknown, ...marks: RegExp[]): boolean {
+  if (typeof fn !== 'function') return false;
+  let sdk = known.get(fn);
+  if (sdk === undefined) {
+    const text = Function.prototype.toString.call(fn);
+    sdk = marks.every((mark) => mark.test(text));
+    known.set(fn, sdk);
   }
-  return known;
+  return sdk;
 }
 
-/** The client, when it is an SDK client whose own `send` this can stand in for. */
+/** The client, when it is an SDK client whose own `send` and stack this can stand in for. */
 function sdkClient(client: unknown): SdkClient | undefined {
   const c = client as Partial<SdkClient> | undefined;
-  if (!c || Object.hasOwn(c, 'send') || !isSdkSend(c.send) || !c.config || c.config.cacheMiddleware === true) return undefined;
+  if (!c || Object.hasOwn(c, 'send') || !c.config || c.config.cacheMiddleware === true) return undefined;
+  if (!isSdks(c.send, /command\.resolveMiddleware\(this\.middlewareStack, this\.config, options\)/, /handler\(command\)/)) return undefined;
+  // (a stack whose merge or listing is instrumented — a tracer wrapping the merged stack's `resolve` — is left to the SDK)
   const stack = c.middlewareStack as Partial<Stack> | undefined;
-  if (!stack || typeof stack.applyToStack !== 'function' || typeof stack.concat !== 'function' || typeof stack.identify !== 'function')
+  if (
+    !stack ||
+    !isSdks(stack.concat, /cloneTo\(constructStack\(\)\)/, /\.use\(from\)/) ||
+    !isSdks(stack.applyToStack, /toStack\.add\(entry\.middleware/, /toStack\.addRelativeTo\(entry\.middleware/) ||
+    typeof stack.identify !== 'function'
+  )
     return undefined;
   return c as SdkClient;
 }
@@ -73,8 +83,9 @@ function entriesOf(stacks: Stack[]): Entry[] | undefined {
   const entries: Entry[] = [];
   let logs = false;
   const collect = {
-    add: (_middleware: unknown, options: Entry) => void entries.push(options),
-    addRelativeTo: (_middleware: unknown, options: Entry) => void entries.push(options),
+    // (`options` is the stack's fresh copy of its entry)
+    add: (_middleware: unknown, options: Entry) => void entries.push(Object.assign(options, { kind: 'a' as const })),
+    addRelativeTo: (_middleware: unknown, options: Entry) => void entries.push(Object.assign(options, { kind: 'r' as const })),
     identifyOnResolve: (toggle: boolean) => void (logs ||= toggle === true),
   };
   for (const stack of stacks) stack.applyToStack(collect);
@@ -83,13 +94,21 @@ function entriesOf(stacks: Stack[]): Entry[] | undefined {
 
 /** What the order of the entries depends on, or `undefined` for entries whose order cannot be read back by name. */
 function shapeOf(entries: Entry[]): string | undefined {
-  let shape = '';
-  for (const e of entries) {
-    if (!e.name) return undefined;
-    shape += `${e.name}\u0000${e.aliases?.join(',') ?? ''}\u0000${e.step ?? ''}\u0000${e.priority ?? ''}\u0000${e.relation ?? ''}\u0000${e.toMiddleware ?? ''}\u0001`;
-  }
-  return shape;
+  if (entries.some((e) => !e.name)) return undefined;
+  return JSON.stringify(entries.map(shapeFields));
 }
+
+/** The fields of an entry that its place in the order depends on. */
+const shapeFields = ({ kind, name, aliases, step, priority, relation, toMiddleware }: Entry): ShapeEntry => ({
+  kind,
+  name,
+  aliases: aliases ? [...aliases] : undefined,
+  step,
+  priority,
+  relation,
+  toMiddleware,
+});
+type ShapeEntry = Omit<Entry, 'middleware' | 'override'>;
 
 /** The SDK's order of the merged stack, as indices into `entries`, or `null` when its listing does not map back. */
 function orderOf(merged: Stack, entries: Entry[]): number[] | null {
@@ -115,55 +134,72 @@ function orderOf(merged: Stack, entries: Entry[]): number[] | null {
   return new Set(order).size === entries.length ? order : null;
 }
 
-/** The last entries seen with each client's stack, and their order: most calls match them field by field. */
-const lastOf = new WeakMap<object, { entries: Entry[]; order: number[] | null }>();
+/** The merged stack's methods that leave it as it is. */
+const READS = new Set<string | symbol>(['concat', 'clone', 'applyToStack', 'identify']);
 
-function sameShape(a: Entry[], b: Entry[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (
-      x.name !== y.name ||
-      x.step !== y.step ||
-      x.priority !== y.priority ||
-      x.relation !== y.relation ||
-      x.toMiddleware !== y.toMiddleware
-    )
-      return false;
-    if ((x.aliases?.join(',') ?? '') !== (y.aliases?.join(',') ?? '')) return false;
+/** The shape last seen with each client's stack, and its order: most calls match it field by field. */
+const lastOf = new WeakMap<object, { shape: ShapeEntry[]; order: number[] | null }>();
+
+function sameShape(shape: ShapeEntry[], entries: Entry[]): boolean {
+  if (shape.length !== entries.length) return false;
+  for (let i = 0; i < shape.length; i++) {
+    const x = shape[i]!;
+    const y = entries[i]!;
+    if (x.kind !== y.kind || x.name !== y.name || x.step !== y.step || x.priority !== y.priority) return false;
+    if (x.relation !== y.relation || x.toMiddleware !== y.toMiddleware || !sameNames(x.aliases, y.aliases)) return false;
   }
   return true;
 }
 
-/** The client's stack, with a `concat` whose `resolve` builds the chain in a known order. */
+const sameNames = (a: string[] | undefined, b: string[] | undefined) =>
+  a === undefined || b === undefined
+    ? (a?.length ?? 0) === (b?.length ?? 0) && a === b
+    : a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * The client's stack, with a `concat` whose `resolve` builds the chain in a known order. What else is asked of the
+ * merged stack (a command that hands it on, `identify()`) is answered by the SDK's own merge, made then.
+ */
 function orderedStack(clientStack: Stack): Stack {
   const stack = Object.create(clientStack) as Stack;
   stack.concat = (commandStack: Stack) => {
     const entries = entriesOf([clientStack, commandStack]);
     if (!entries) return clientStack.concat(commandStack);
-    const last = lastOf.get(clientStack);
-    let order = last && sameShape(last.entries, entries) ? last.order : undefined;
     let merged: Stack | undefined;
+    const real = () => (merged ??= clientStack.concat(commandStack));
+    const last = lastOf.get(clientStack);
+    let order = last && sameShape(last.shape, entries) ? last.order : undefined;
     if (order === undefined) {
       const shape = shapeOf(entries);
-      if (shape === undefined) return clientStack.concat(commandStack);
+      if (shape === undefined) return real();
       order = orders.get(shape);
       if (order === undefined) {
-        merged = clientStack.concat(commandStack);
-        order = orderOf(merged, entries);
+        order = orderOf(real(), entries);
         if (orders.size >= MAX_SHAPES) orders.clear();
         orders.set(shape, order);
       }
-      lastOf.set(clientStack, { entries, order });
+      lastOf.set(clientStack, { shape: entries.map(shapeFields), order });
     }
-    if (order === null) return merged ?? clientStack.concat(commandStack);
+    if (order === null) return real();
     const known = order;
-    const resolved = Object.create(merged ?? clientStack) as Stack;
-    resolved.resolve = (handler: unknown, context: unknown) => {
-      for (let i = known.length - 1; i >= 0; i--) handler = entries[known[i]!]!.middleware(handler, context);
-      return handler;
-    };
+    // the merged stack as the SDK's, but for `resolve`; once anything changes it, the SDK's resolves it too
+    let changed = false;
+    const resolved = new Proxy({} as Stack, {
+      get: (_, name) => {
+        if (name === 'resolve')
+          return (handler: unknown, context: unknown) => {
+            if (changed) return real().resolve(handler, context);
+            for (let i = known.length - 1; i >= 0; i--) handler = entries[known[i]!]!.middleware(handler, context);
+            return handler;
+          };
+        const value = (real() as unknown as Record<string | symbol, unknown>)[name];
+        if (typeof value !== 'function' || READS.has(name)) return value;
+        return (...args: unknown[]) => {
+          changed = true;
+          return (value as (...a: unknown[]) => unknown)(...args);
+        };
+      },
+    });
     return resolved;
   };
   return stack;
