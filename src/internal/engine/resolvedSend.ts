@@ -14,8 +14,6 @@
  */
 
 interface Entry {
-  /** Added with `add` (`a`) or `addRelativeTo` (`r`): the SDK orders the two kinds apart. */
-  kind: 'a' | 'r';
   middleware: (next: unknown, context: unknown) => unknown;
   name?: string;
   aliases?: string[];
@@ -50,7 +48,7 @@ const MAX_SHAPES = 256;
 
 /** Whether functions are the SDK's own, by their source (read once per function): not wrapped, patched or faked. */
 const known = new WeakMap<object, boolean>();
-function isSdks(fn: unknown, ...marks: RegExp[]): boolean {
+function isSdks(fn: unknown, marks: readonly RegExp[]): boolean {
   if (typeof fn !== 'function') return false;
   let sdk = known.get(fn);
   if (sdk === undefined) {
@@ -61,46 +59,48 @@ function isSdks(fn: unknown, ...marks: RegExp[]): boolean {
   return sdk;
 }
 
+const SEND = [/command\.resolveMiddleware\(this\.middlewareStack, this\.config, options\)/, /handler\(command\)/];
+const CONCAT = [/cloneTo\(constructStack\(\)\)/, /\.use\(from\)/];
+const APPLY = [/toStack\.add\(entry\.middleware/, /toStack\.addRelativeTo\(entry\.middleware/];
+
 /** The client, when it is an SDK client whose own `send` and stack this can stand in for. */
 function sdkClient(client: unknown): SdkClient | undefined {
   const c = client as Partial<SdkClient> | undefined;
   if (!c || Object.hasOwn(c, 'send') || !c.config || c.config.cacheMiddleware === true) return undefined;
-  if (!isSdks(c.send, /command\.resolveMiddleware\(this\.middlewareStack, this\.config, options\)/, /handler\(command\)/)) return undefined;
+  if (!isSdks(c.send, SEND)) return undefined;
   // (a stack whose merge or listing is instrumented — a tracer wrapping the merged stack's `resolve` — is left to the SDK)
   const stack = c.middlewareStack as Partial<Stack> | undefined;
-  if (
-    !stack ||
-    !isSdks(stack.concat, /cloneTo\(constructStack\(\)\)/, /\.use\(from\)/) ||
-    !isSdks(stack.applyToStack, /toStack\.add\(entry\.middleware/, /toStack\.addRelativeTo\(entry\.middleware/) ||
-    typeof stack.identify !== 'function'
-  )
+  if (!stack || !isSdks(stack.concat, CONCAT) || !isSdks(stack.applyToStack, APPLY) || typeof stack.identify !== 'function')
     return undefined;
   return c as SdkClient;
 }
 
-/** The entries of the stacks, in the order they were added, or `undefined` when one asks to log on resolve. */
-function entriesOf(stacks: Stack[]): Entry[] | undefined {
+/**
+ * The entries of the stacks, in the order they were added, and their kinds (`a` added with `add`, `r` with
+ * `addRelativeTo`: the SDK orders the two apart), or `undefined` when a stack asks to log on resolve.
+ */
+function entriesOf(stacks: Stack[]): { entries: Entry[]; kinds: string } | undefined {
   const entries: Entry[] = [];
+  let kinds = '';
   let logs = false;
   const collect = {
-    // (`options` is the stack's fresh copy of its entry)
-    add: (_middleware: unknown, options: Entry) => void entries.push(Object.assign(options, { kind: 'a' as const })),
-    addRelativeTo: (_middleware: unknown, options: Entry) => void entries.push(Object.assign(options, { kind: 'r' as const })),
+    add: (_middleware: unknown, options: Entry) => {
+      entries.push(options);
+      kinds += 'a';
+    },
+    addRelativeTo: (_middleware: unknown, options: Entry) => {
+      entries.push(options);
+      kinds += 'r';
+    },
     identifyOnResolve: (toggle: boolean) => void (logs ||= toggle === true),
   };
   for (const stack of stacks) stack.applyToStack(collect);
-  return logs ? undefined : entries;
+  return logs ? undefined : { entries, kinds };
 }
 
-/** What the order of the entries depends on, or `undefined` for entries whose order cannot be read back by name. */
-function shapeOf(entries: Entry[]): string | undefined {
-  if (entries.some((e) => !e.name)) return undefined;
-  return JSON.stringify(entries.map(shapeFields));
-}
-
-/** The fields of an entry that its place in the order depends on. */
-const shapeFields = ({ kind, name, aliases, step, priority, relation, toMiddleware }: Entry): ShapeEntry => ({
-  kind,
+/** The fields of an entry that its place in the order depends on (besides its kind). */
+type ShapeEntry = Pick<Entry, 'name' | 'aliases' | 'step' | 'priority' | 'relation' | 'toMiddleware'>;
+const shapeFields = ({ name, aliases, step, priority, relation, toMiddleware }: Entry): ShapeEntry => ({
   name,
   aliases: aliases ? [...aliases] : undefined,
   step,
@@ -108,7 +108,12 @@ const shapeFields = ({ kind, name, aliases, step, priority, relation, toMiddlewa
   relation,
   toMiddleware,
 });
-type ShapeEntry = Omit<Entry, 'middleware' | 'override'>;
+
+/** What the order of the entries depends on, or `undefined` for entries whose order cannot be read back by name. */
+function shapeOf(entries: Entry[], kinds: string): string | undefined {
+  if (entries.some((e) => !e.name)) return undefined;
+  return JSON.stringify([kinds, entries.map(shapeFields)]);
+}
 
 /** The SDK's order of the merged stack, as indices into `entries`, or `null` when its listing does not map back. */
 function orderOf(merged: Stack, entries: Entry[]): number[] | null {
@@ -138,23 +143,32 @@ function orderOf(merged: Stack, entries: Entry[]): number[] | null {
 const READS = new Set<string | symbol>(['concat', 'clone', 'applyToStack', 'identify']);
 
 /** The shape last seen with each client's stack, and its order: most calls match it field by field. */
-const lastOf = new WeakMap<object, { shape: ShapeEntry[]; order: number[] | null }>();
+const lastOf = new WeakMap<object, { kinds: string; fields: ShapeEntry[]; order: number[] | null }>();
 
-function sameShape(shape: ShapeEntry[], entries: Entry[]): boolean {
-  if (shape.length !== entries.length) return false;
-  for (let i = 0; i < shape.length; i++) {
-    const x = shape[i]!;
+function sameShape(last: { kinds: string; fields: ShapeEntry[] }, entries: Entry[], kinds: string): boolean {
+  if (last.kinds !== kinds) return false;
+  const { fields } = last;
+  for (let i = 0; i < fields.length; i++) {
+    const x = fields[i]!;
     const y = entries[i]!;
-    if (x.kind !== y.kind || x.name !== y.name || x.step !== y.step || x.priority !== y.priority) return false;
-    if (x.relation !== y.relation || x.toMiddleware !== y.toMiddleware || !sameNames(x.aliases, y.aliases)) return false;
+    if (
+      x.name !== y.name ||
+      x.step !== y.step ||
+      x.priority !== y.priority ||
+      x.relation !== y.relation ||
+      x.toMiddleware !== y.toMiddleware
+    )
+      return false;
+    if (x.aliases !== y.aliases && !sameNames(x.aliases, y.aliases)) return false;
   }
   return true;
 }
 
-const sameNames = (a: string[] | undefined, b: string[] | undefined) =>
-  a === undefined || b === undefined
-    ? (a?.length ?? 0) === (b?.length ?? 0) && a === b
-    : a.length === b.length && a.every((x, i) => x === b[i]);
+function sameNames(a: string[] | undefined, b: string[] | undefined): boolean {
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /**
  * The client's stack, with a `concat` whose `resolve` builds the chain in a known order. What else is asked of the
@@ -163,14 +177,15 @@ const sameNames = (a: string[] | undefined, b: string[] | undefined) =>
 function orderedStack(clientStack: Stack): Stack {
   const stack = Object.create(clientStack) as Stack;
   stack.concat = (commandStack: Stack) => {
-    const entries = entriesOf([clientStack, commandStack]);
-    if (!entries) return clientStack.concat(commandStack);
+    const collected = entriesOf([clientStack, commandStack]);
+    if (!collected) return clientStack.concat(commandStack);
+    const { entries, kinds } = collected;
     let merged: Stack | undefined;
     const real = () => (merged ??= clientStack.concat(commandStack));
     const last = lastOf.get(clientStack);
-    let order = last && sameShape(last.shape, entries) ? last.order : undefined;
+    let order = last && sameShape(last, entries, kinds) ? last.order : undefined;
     if (order === undefined) {
-      const shape = shapeOf(entries);
+      const shape = shapeOf(entries, kinds);
       if (shape === undefined) return real();
       order = orders.get(shape);
       if (order === undefined) {
@@ -178,7 +193,7 @@ function orderedStack(clientStack: Stack): Stack {
         if (orders.size >= MAX_SHAPES) orders.clear();
         orders.set(shape, order);
       }
-      lastOf.set(clientStack, { shape: entries.map(shapeFields), order });
+      lastOf.set(clientStack, { kinds, fields: entries.map(shapeFields), order });
     }
     if (order === null) return real();
     const known = order;
