@@ -3,7 +3,7 @@
  * shape of the stack: same order, same result, a context of its own per call, a middleware added later in the next
  * call's chain — and anything it cannot be sure of sent through the client's own `send`.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { from, lastValueFrom, toArray } from 'rxjs';
@@ -61,9 +61,12 @@ function recorders(c: DynamoDBClient, seen: string[]): void {
   stack.addRelativeTo(note('after-retry'), { relation: 'after', toMiddleware: 'retryMiddleware', name: 'testAfterRetry' });
 }
 
+const sort = Array.prototype.sort;
+// (put back even when an assertion fails before a test's own `restore()`)
+afterEach(() => void (Array.prototype.sort = sort));
+
 /** Counts the SDK's sorts of a merged middleware stack (its `send` makes one per call), until `restore()`. */
 function countSorts(): { n: number; restore(): void } {
-  const sort = Array.prototype.sort;
   const count = {
     n: 0,
     restore: () => void (Array.prototype.sort = sort),

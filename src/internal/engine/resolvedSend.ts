@@ -13,6 +13,8 @@
  * shape, so it is in the next call's chain; the shape keeps no middleware (nor what it holds) past its call.
  */
 
+import type { DynamoDBSender } from '../../types.js';
+
 interface Entry {
   middleware: (next: unknown, context: unknown) => unknown;
   name?: string;
@@ -21,7 +23,6 @@ interface Entry {
   priority?: string;
   relation?: string;
   toMiddleware?: string;
-  override?: boolean;
 }
 
 interface Stack {
@@ -98,7 +99,7 @@ function entriesOf(stacks: Stack[]): { entries: Entry[]; kinds: string } | undef
   return logs ? undefined : { entries, kinds };
 }
 
-/** The fields of an entry that its place in the order depends on (besides its kind). */
+/** The fields of an entry that its place in the order depends on (besides its kind): what makes its shape. */
 type ShapeEntry = Pick<Entry, 'name' | 'aliases' | 'step' | 'priority' | 'relation' | 'toMiddleware'>;
 const shapeFields = ({ name, aliases, step, priority, relation, toMiddleware }: Entry): ShapeEntry => ({
   name,
@@ -108,12 +109,6 @@ const shapeFields = ({ name, aliases, step, priority, relation, toMiddleware }: 
   relation,
   toMiddleware,
 });
-
-/** What the order of the entries depends on, or `undefined` for entries whose order cannot be read back by name. */
-function shapeOf(entries: Entry[], kinds: string): string | undefined {
-  if (entries.some((e) => !e.name)) return undefined;
-  return JSON.stringify([kinds, entries.map(shapeFields)]);
-}
 
 /** The SDK's order of the merged stack, as indices into `entries`, or `null` when its listing does not map back. */
 function orderOf(merged: Stack, entries: Entry[]): number[] | null {
@@ -185,15 +180,17 @@ function orderedStack(clientStack: Stack): Stack {
     const last = lastOf.get(clientStack);
     let order = last && sameShape(last, entries, kinds) ? last.order : undefined;
     if (order === undefined) {
-      const shape = shapeOf(entries, kinds);
-      if (shape === undefined) return real();
+      // (an entry without a name cannot be found in the SDK's listing)
+      if (entries.some((e) => !e.name)) return real();
+      const fields = entries.map(shapeFields);
+      const shape = JSON.stringify([kinds, fields]);
       order = orders.get(shape);
       if (order === undefined) {
         order = orderOf(real(), entries);
         if (orders.size >= MAX_SHAPES) orders.clear();
         orders.set(shape, order);
       }
-      lastOf.set(clientStack, { kinds, fields: entries.map(shapeFields), order });
+      lastOf.set(clientStack, { kinds, fields, order });
     }
     if (order === null) return real();
     const known = order;
@@ -224,10 +221,10 @@ function orderedStack(clientStack: Stack): Stack {
  * `client.send(command, options)`, with the middleware chain's order worked out once per shape when the client is
  * an SDK client with the SDK's own `send` (see the module's comment); anything else is sent with its own `send`.
  */
-export function sendResolved(client: { send: (...args: never[]) => unknown }, command: object, options?: object): unknown {
+export function sendResolved(client: DynamoDBSender, command: object, options?: { abortSignal?: AbortSignal }): unknown {
   const sdk = sdkClient(client);
   const resolve = (command as Partial<SdkCommand>).resolveMiddleware;
-  if (!sdk || typeof resolve !== 'function') return (client.send as (command: object, options?: object) => unknown)(command, options);
+  if (!sdk || typeof resolve !== 'function') return client.send(command, options);
   const handler = resolve.call(command, orderedStack(sdk.middlewareStack), sdk.config, options);
   return handler(command).then((result) => result.output);
 }
